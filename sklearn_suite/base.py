@@ -1,0 +1,273 @@
+"""Pieces shared by every estimator of the library.
+
+Seeding (``random_state`` to a torch seed without touching the caller's global RNG),
+device handling, image input validation, a tqdm progress callback for skorch nets and
+version-stamped persistence.
+"""
+
+import contextlib
+import math
+import numbers
+import warnings
+
+import numpy as np
+import torch
+from skorch.callbacks import Callback
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_array, validate_data
+
+from sklearn_suite._version import __version__
+
+__all__ = [
+    "EpochProgressBar",
+    "TorchEstimatorMixin",
+    "check_device",
+    "check_images",
+    "check_seed",
+    "torch_seeded",
+]
+
+
+def check_seed(random_state):
+    """Turn ``random_state`` into an int seed for torch.
+
+    Parameters
+    ----------
+    random_state : None, int or numpy.random.RandomState
+        As in scikit-learn. An int always gives the same seed; None draws a fresh one.
+
+    Returns
+    -------
+    seed : int
+        A seed in ``[0, 2**31 - 1)``.
+    """
+    rng = check_random_state(random_state)
+    return int(rng.randint(np.iinfo(np.int32).max))
+
+
+@contextlib.contextmanager
+def torch_seeded(seed, device="cpu"):
+    """Seed torch inside the block and restore the caller's RNG state afterwards.
+
+    Parameters
+    ----------
+    seed : int
+        Seed for ``torch.manual_seed``.
+    device : str or torch.device, default="cpu"
+        When a CUDA device, its RNG state is forked too.
+    """
+    device = torch.device(device)
+    devices = []
+    if device.type == "cuda":
+        devices = [device.index if device.index is not None else 0]
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
+def check_device(device):
+    """Validate a ``device`` argument and return it as a string.
+
+    Parameters
+    ----------
+    device : str or torch.device
+        ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+
+    Returns
+    -------
+    device : str
+
+    Raises
+    ------
+    ValueError
+        When the string is not a device, or CUDA is asked for but not available.
+    """
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(
+            f"device must be 'cpu', 'cuda' or 'cuda:N'; got {device!r}."
+        ) from exc
+    if parsed.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} was requested but CUDA is not available on this "
+            "machine; use device='cpu'."
+        )
+    if parsed.type not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'cpu' or 'cuda'; got {device!r}.")
+    return str(parsed)
+
+
+def _check_image_shape(image_shape):
+    if image_shape is None:
+        return None
+    shape = tuple(image_shape) if isinstance(image_shape, (tuple, list)) else None
+    if (
+        shape is None
+        or len(shape) != 3
+        or not all(isinstance(s, numbers.Integral) and s > 0 for s in shape)
+    ):
+        raise ValueError(
+            "image_shape must be a tuple of three positive ints (C, H, W); "
+            f"got {image_shape!r}."
+        )
+    return tuple(int(s) for s in shape)
+
+
+def check_images(estimator, X, y="no_validation", *, image_shape=None, reset=True):
+    """Validate image input and return it as a float32 ``(n, C, H, W)`` array.
+
+    Accepted layouts: ``(n, H, W)`` (one channel), ``(n, C, H, W)``, and 2-D
+    ``(n, d)`` with ``image_shape=(C, H, W)`` or, when ``image_shape`` is None, a
+    single-channel square image with side ``sqrt(d)``. uint8 input is scaled from
+    [0, 255] to [0, 1].
+
+    On ``reset=True`` this sets ``n_features_in_`` (``C * H * W``) and
+    ``image_shape_`` on the estimator; otherwise it checks new input against them.
+
+    Parameters
+    ----------
+    estimator : estimator instance
+        The estimator being fitted or used.
+    X : array-like
+        Images.
+    y : array-like or None, default="no_validation"
+        Targets, validated together with ``X`` unless left at "no_validation";
+        None raises, as scikit-learn does for estimators that need ``y``.
+    image_shape : tuple of int, default=None
+        ``(C, H, W)`` for 2-D input.
+    reset : bool, default=True
+        True in ``fit``, False afterwards.
+
+    Returns
+    -------
+    X : ndarray of shape (n, C, H, W), dtype float32
+    y : ndarray or None
+    """
+    image_shape = _check_image_shape(image_shape)
+    no_y = isinstance(y, str) and y == "no_validation"
+    ndim = 2 if _is_sparse(X) else _ndim(X)
+    is_uint8 = getattr(X, "dtype", None) == np.uint8
+
+    if ndim == 2:
+        out = validate_data(estimator, X, y, dtype=np.float32, reset=reset)
+        X, y = (out, None) if no_y else out
+        if reset:
+            shape = image_shape or _square_shape(X.shape[1])
+        else:
+            shape = estimator.image_shape_
+        if math.prod(shape) != X.shape[1]:
+            raise ValueError(
+                f"X has {X.shape[1]} features per row but image_shape={shape} "
+                f"needs {math.prod(shape)}."
+            )
+        X = X.reshape(-1, *shape)
+    elif ndim in (3, 4):
+        X = check_array(
+            X, dtype=np.float32, allow_nd=True, ensure_min_samples=1, input_name="X"
+        )
+        if X.ndim == 3:
+            X = X[:, None]
+        if y is None:
+            raise ValueError(
+                f"This {type(estimator).__name__} estimator requires y to be "
+                "passed, but the target y is None."
+            )
+        if no_y:
+            y = None
+        else:
+            y = check_array(y, ensure_2d=False, dtype=None, input_name="y")
+            if y.ndim != 1:
+                raise ValueError(f"y must be 1-D; got an array of shape {y.shape}.")
+            if len(y) != len(X):
+                raise ValueError(
+                    f"X and y have different lengths: {len(X)} images and "
+                    f"{len(y)} labels."
+                )
+        if reset:
+            estimator.n_features_in_ = int(math.prod(X.shape[1:]))
+        elif X.shape[1:] != tuple(estimator.image_shape_):
+            raise ValueError(
+                f"X has images of shape {X.shape[1:]}, but {type(estimator).__name__}"
+                f" was fitted on images of shape {tuple(estimator.image_shape_)}."
+            )
+    else:
+        raise ValueError(
+            "X must be images of shape (n, H, W) or (n, C, H, W), or a 2-D array "
+            f"(n, C*H*W); got an array with {ndim} dimension(s)."
+        )
+    if is_uint8:
+        X = X / np.float32(255.0)
+    if reset:
+        estimator.image_shape_ = tuple(int(s) for s in X.shape[1:])
+    return X, y
+
+
+def _ndim(X):
+    try:
+        return np.ndim(X)
+    except ValueError as exc:  # ragged nested lists
+        raise ValueError(f"X must be a rectangular array of images: {exc}") from exc
+
+
+def _is_sparse(X):
+    return hasattr(X, "tocsr") or hasattr(X, "toarray")
+
+
+def _square_shape(n_features):
+    side = math.isqrt(n_features)
+    if side * side != n_features:
+        raise ValueError(
+            f"X has {n_features} features per row, which is not a square image; "
+            "pass image_shape=(C, H, W) for 2-D input, or pass images of shape "
+            "(n, H, W) or (n, C, H, W)."
+        )
+    return (1, side, side)
+
+
+class EpochProgressBar(Callback):
+    """A tqdm progress bar over the epochs of a skorch net, showing the train loss.
+
+    Parameters
+    ----------
+    desc : str, default="training"
+        Label in front of the bar.
+    """
+
+    def __init__(self, desc="training"):
+        self.desc = desc
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        from tqdm.auto import tqdm
+
+        self.bar_ = tqdm(total=net.max_epochs, desc=self.desc, leave=False)
+
+    def on_epoch_end(self, net, **kwargs):
+        self.bar_.update(1)
+        loss = net.history[-1].get("train_loss")
+        if loss is not None:
+            self.bar_.set_postfix(loss=f"{loss:.4f}")
+
+    def on_train_end(self, net, X=None, y=None, **kwargs):
+        self.bar_.close()
+        del self.bar_
+
+
+class TorchEstimatorMixin:
+    """Stamp the library version into pickles and warn when it differs on load."""
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state["_sklearn_suite_version"] = __version__
+        return state
+
+    def __setstate__(self, state):
+        version = state.pop("_sklearn_suite_version", None)
+        if version != __version__:
+            warnings.warn(
+                f"Loading a {type(self).__name__} pickled with sklearn_suite "
+                f"{version} into version {__version__}; results may differ.",
+                UserWarning,
+                stacklevel=2,
+            )
+        super().__setstate__(state)

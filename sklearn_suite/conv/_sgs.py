@@ -1,0 +1,329 @@
+"""SGSConvClassifier: a conv-net classifier trained with spatial gradient scaling."""
+
+import inspect
+import numbers
+
+import numpy as np
+import torch
+from skorch import NeuralNetClassifier
+from skorch.callbacks import LRScheduler
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import check_scalar
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted
+from torch import nn
+
+from sklearn_suite.base import (
+    EpochProgressBar,
+    TorchEstimatorMixin,
+    check_device,
+    check_images,
+    check_seed,
+    torch_seeded,
+)
+from sklearn_suite.conv._modules import SmallResNet, SmallVGG
+from sklearn_suite.conv._scaling import SpatialGradientScaling
+
+_BUILTIN_MODULES = {"vgg": SmallVGG, "resnet": SmallResNet}
+_SCALINGS = ("mi", "branch", None)
+
+
+class SGSConvClassifier(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
+    """Conv-net image classifier trained with spatial gradient scaling (SGS).
+
+    SGS multiplies the weight gradient of every KxK convolution (K > 1) by a KxK
+    map S with mean 1, shared over channels, after ``backward`` and before the
+    optimizer step. It is equivalent to training the conv as a sum of branches
+    (e.g. 3x3 + 1x3 + 3x1) and merging them, without the branches' cost. With
+    ``scaling="mi"``, S is re-estimated every ``update_every`` epochs from the
+    normalised mutual information between neighbouring pixels of each conv's
+    zero-padded input. The forward pass, the architecture and inference are
+    unchanged; 1x1 convs and linear layers are never scaled.
+
+    Parameters
+    ----------
+    module : {"vgg", "resnet"} or torch.nn.Module subclass, default="vgg"
+        Built-in :class:`SmallVGG` / :class:`SmallResNet`, or your own module
+        class (not an instance). It is built with ``in_channels`` and
+        ``n_classes`` when its signature takes them, plus ``module_params``, and
+        must return logits.
+    widths : tuple of int, default=(16, 32)
+        Channels per stage of the built-in modules.
+    module_params : dict, default=None
+        Extra keyword arguments for the module.
+    scaling : {"mi", "branch"} or None, default="mi"
+        ``"mi"``: the paper's mutual-information maps. ``"branch"``: the fixed map
+        equivalent to training with ``branches``. None: plain training (baseline).
+    k : float, default=5
+        Strength of the saturating transform ``k x / ((k - 1) x + 1)`` of the NMI.
+    update_every : int, default=5
+        Epochs between re-estimations of S (``scaling="mi"``), starting at epoch 0.
+    n_batches : int, default=2
+        Training batches (of ``batch_size`` images) used for each estimation.
+    diag_removal : bool, default=False
+        Drop zero-valued pairs and the histogram diagonal in the NMI (the paper's
+        ImageNet setting).
+    branches : tuple, default=("square", "horizontal", "vertical")
+        Branch structure for ``scaling="branch"`` (see
+        :func:`branched_equivalent_scaling`).
+    branch_alphas : tuple of float, default=None
+        Branch coefficients for ``scaling="branch"``; ones when None.
+    max_epochs : int, default=20
+        Training epochs.
+    batch_size : int, default=64
+    lr : float, default=0.05
+        Learning rate of SGD, annealed with a cosine schedule when
+        ``lr_schedule="cosine"``.
+    momentum : float, default=0.9
+    weight_decay : float, default=5e-4
+    lr_schedule : {"cosine"} or None, default="cosine"
+    image_shape : tuple of int, default=None
+        ``(C, H, W)`` of the images when ``X`` is 2-D; None infers a square
+        single-channel image.
+    device : str, default="cpu"
+        ``"cpu"`` or ``"cuda"``. A model fitted on GPU loads on a CPU-only machine.
+    verbose : int, default=0
+        0 is silent; 1 shows a progress bar over epochs.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, shuffling and the choice of estimation
+        images. The caller's global RNG state is left untouched.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    n_features_in_ : int
+        Number of input features, ``C * H * W``.
+    image_shape_ : tuple of int
+        ``(C, H, W)`` seen in ``fit``.
+    net_ : skorch.NeuralNetClassifier
+        The trained net.
+    scalings_ : dict of str to ndarray
+        The K x K map of every scaled conv at the end of training (empty for
+        ``scaling=None``).
+    scalings_history_ : list of dict
+        One entry per (re-)estimation: ``{"epoch": int, "scalings": dict}``.
+
+    See Also
+    --------
+    branched_equivalent_scaling : The map equivalent to a branch structure.
+    nmi_dependence : The mutual-information dependence estimate.
+
+    References
+    ----------
+    .. [1] Detkov, Salameh, Fetrat Qharabagh, Zhang, Lui, Jui and Niu,
+       "Reparameterization through Spatial Gradient Scaling", ICLR 2023.
+
+    Examples
+    --------
+    >>> from sklearn_suite import SGSConvClassifier
+    >>> from sklearn_suite.datasets import load_digit_images
+    >>> X, y = load_digit_images(return_X_y=True)
+    >>> clf = SGSConvClassifier(max_epochs=2, widths=(8,), random_state=0)
+    >>> clf.fit(X[:200], y[:200]).predict(X[200:203]).shape
+    (3,)
+    >>> sorted(clf.scalings_)
+    ['features.0', 'features.3']
+    """
+
+    def __init__(
+        self,
+        *,
+        module="vgg",
+        widths=(16, 32),
+        module_params=None,
+        scaling="mi",
+        k=5,
+        update_every=5,
+        n_batches=2,
+        diag_removal=False,
+        branches=("square", "horizontal", "vertical"),
+        branch_alphas=None,
+        max_epochs=20,
+        batch_size=64,
+        lr=0.05,
+        momentum=0.9,
+        weight_decay=5e-4,
+        lr_schedule="cosine",
+        image_shape=None,
+        device="cpu",
+        verbose=0,
+        random_state=None,
+    ):
+        self.module = module
+        self.widths = widths
+        self.module_params = module_params
+        self.scaling = scaling
+        self.k = k
+        self.update_every = update_every
+        self.n_batches = n_batches
+        self.diag_removal = diag_removal
+        self.branches = branches
+        self.branch_alphas = branch_alphas
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.lr_schedule = lr_schedule
+        self.image_shape = image_shape
+        self.device = device
+        self.verbose = verbose
+        self.random_state = random_state
+
+    def _check_params(self):
+        if self.scaling not in _SCALINGS:
+            raise ValueError(
+                f"scaling must be one of {_SCALINGS}; got {self.scaling!r}."
+            )
+        if self.lr_schedule not in ("cosine", None):
+            raise ValueError(
+                f"lr_schedule must be 'cosine' or None; got {self.lr_schedule!r}."
+            )
+        for name in ("max_epochs", "batch_size", "update_every", "n_batches"):
+            check_scalar(getattr(self, name), name, numbers.Integral, min_val=1)
+        check_scalar(self.k, "k", numbers.Real, min_val=0, include_boundaries="neither")
+        check_scalar(self.lr, "lr", numbers.Real, min_val=0, include_boundaries="neither")
+        check_scalar(self.momentum, "momentum", numbers.Real, min_val=0, max_val=1)
+        check_scalar(self.weight_decay, "weight_decay", numbers.Real, min_val=0)
+
+    def _module_spec(self, n_channels, n_classes):
+        params = dict(self.module_params or {})
+        if isinstance(self.module, str):
+            if self.module not in _BUILTIN_MODULES:
+                raise ValueError(
+                    f"module must be one of {sorted(_BUILTIN_MODULES)} or a "
+                    f"torch.nn.Module subclass; got {self.module!r}."
+                )
+            cls = _BUILTIN_MODULES[self.module]
+            params.setdefault("widths", tuple(self.widths))
+        elif isinstance(self.module, type) and issubclass(self.module, nn.Module):
+            cls = self.module
+        else:
+            raise TypeError(
+                "module must be 'vgg', 'resnet' or a torch.nn.Module subclass (the "
+                f"class, not an instance); got {self.module!r}."
+            )
+        accepted = inspect.signature(cls).parameters
+        for key, value in (("in_channels", n_channels), ("n_classes", n_classes)):
+            if key in accepted:
+                params.setdefault(key, value)
+        return cls, params
+
+    def fit(self, X, y):
+        """Train the network.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, H, W), (n, C, H, W) or (n, C*H*W)
+            Images, float (any range) or uint8 in [0, 255].
+        y : array-like of shape (n,)
+            Class labels (ints, strings, ...).
+
+        Returns
+        -------
+        self : SGSConvClassifier
+        """
+        self._check_params()
+        X, y = check_images(self, X, y, image_shape=self.image_shape, reset=True)
+        check_classification_targets(y)
+        encoder = LabelEncoder().fit(y)
+        if len(encoder.classes_) < 2:
+            raise ValueError(
+                "SGSConvClassifier needs at least 2 classes; y has 1 class "
+                f"({encoder.classes_[0]!r})."
+            )
+        y_enc = encoder.transform(y).astype(np.int64)
+        seed = check_seed(self.random_state)
+        device = check_device(self.device)
+        module, module_params = self._module_spec(X.shape[1], len(encoder.classes_))
+
+        callbacks = []
+        if self.scaling is not None:
+            sgs = SpatialGradientScaling(
+                method=self.scaling,
+                k=self.k,
+                update_every=self.update_every,
+                n_samples=self.n_batches * self.batch_size,
+                diag_removal=self.diag_removal,
+                branches=self.branches,
+                branch_alphas=self.branch_alphas,
+                seed=seed,
+            )
+            callbacks.append(("sgs", sgs))
+        if self.lr_schedule == "cosine":
+            callbacks.append(
+                (
+                    "lr_schedule",
+                    LRScheduler(
+                        policy=torch.optim.lr_scheduler.CosineAnnealingLR,
+                        T_max=self.max_epochs,
+                    ),
+                )
+            )
+        if self.verbose:
+            callbacks.append(("progress", EpochProgressBar("SGSConvClassifier")))
+
+        with torch_seeded(seed, device):
+            self.net_ = NeuralNetClassifier(
+                module,
+                criterion=nn.CrossEntropyLoss,
+                optimizer=torch.optim.SGD,
+                lr=self.lr,
+                optimizer__momentum=self.momentum,
+                optimizer__weight_decay=self.weight_decay,
+                max_epochs=self.max_epochs,
+                batch_size=self.batch_size,
+                train_split=None,
+                iterator_train__shuffle=True,
+                iterator_train__generator=torch.Generator().manual_seed(seed),
+                # BatchNorm cannot train on a last batch of one image
+                iterator_train__drop_last=len(X) % self.batch_size == 1,
+                callbacks=callbacks,
+                device=device,
+                verbose=0,
+                **{f"module__{key}": value for key, value in module_params.items()},
+            )
+            self.net_.fit(X, y_enc)
+
+        self.classes_ = encoder.classes_
+        sgs = dict(self.net_.callbacks_).get("sgs")
+        self.scalings_ = sgs.scalings_ if sgs is not None else {}
+        self.scalings_history_ = sgs.history_ if sgs is not None else []
+        return self
+
+    def predict_proba(self, X):
+        """Class probabilities.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, H, W), (n, C, H, W) or (n, C*H*W)
+
+        Returns
+        -------
+        proba : ndarray of shape (n, n_classes)
+        """
+        check_is_fitted(self)
+        X, _ = check_images(self, X, reset=False)
+        proba = self.net_.predict_proba(X).astype(np.float64)
+        return proba / proba.sum(axis=1, keepdims=True)
+
+    def predict(self, X):
+        """Predicted class labels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, H, W), (n, C, H, W) or (n, C*H*W)
+
+        Returns
+        -------
+        y : ndarray of shape (n,)
+        """
+        proba = self.predict_proba(X)
+        return self.classes_[proba.argmax(axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.poor_score = True
+        return tags
