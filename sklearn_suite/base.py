@@ -12,9 +12,9 @@ import warnings
 
 import numpy as np
 import torch
-from skorch.callbacks import Callback
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, validate_data
+from skorch.callbacks import Callback
 
 from sklearn_suite._version import __version__
 

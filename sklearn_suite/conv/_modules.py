@@ -12,7 +12,12 @@ from torch import nn
 
 __all__ = ["ACBConv2d", "SmallResNet", "SmallVGG", "merge_branches"]
 
-_BRANCH_KERNELS = {"square": (3, 3), "horizontal": (1, 3), "vertical": (3, 1)}
+_BRANCH_KERNELS = {
+    "square": (3, 3),
+    "horizontal": (1, 3),
+    "vertical": (3, 1),
+    "center": (1, 1),
+}
 
 
 class ACBConv2d(nn.Module):
@@ -63,8 +68,7 @@ class ACBConv2d(nn.Module):
 
     def forward(self, x):
         return sum(
-            a * bn(conv(x))
-            for a, conv, bn in zip(self.alphas, self.convs, self.bns)
+            a * bn(conv(x)) for a, conv, bn in zip(self.alphas, self.convs, self.bns)
         )
 
     def merged(self):
@@ -101,9 +105,16 @@ def merge_branches(module):
     return module
 
 
-def _conv3x3(in_channels, out_channels, stride, branches, branch_bn):
-    if branches:
-        return ACBConv2d(in_channels, out_channels, stride, branches, bn=branch_bn)
+def _conv3x3(in_channels, out_channels, stride, branch_kw):
+    if branch_kw["branches"]:
+        return ACBConv2d(
+            in_channels,
+            out_channels,
+            stride,
+            branch_kw["branches"],
+            alphas=branch_kw["branch_alphas"],
+            bn=branch_kw["branch_bn"],
+        )
     return nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False)
 
 
@@ -119,6 +130,8 @@ class SmallVGG(nn.Module):
     convs_per_stage : int, default=2
     branches : sequence of str, default=None
         Train every 3x3 conv as an :class:`ACBConv2d` with these branches.
+    branch_alphas : sequence of float, default=None
+        Fixed branch coefficients (ones when None).
     branch_bn : bool, default=True
         BatchNorm inside each branch.
     """
@@ -130,14 +143,18 @@ class SmallVGG(nn.Module):
         widths=(16, 32),
         convs_per_stage=2,
         branches=None,
+        branch_alphas=None,
         branch_bn=True,
     ):
         super().__init__()
+        branch_kw = dict(
+            branches=branches, branch_alphas=branch_alphas, branch_bn=branch_bn
+        )
         layers, c = [], in_channels
         for width in widths:
             for _ in range(convs_per_stage):
                 layers += [
-                    _conv3x3(c, width, 1, branches, branch_bn),
+                    _conv3x3(c, width, 1, branch_kw),
                     nn.BatchNorm2d(width),
                     nn.ReLU(inplace=True),
                 ]
@@ -153,11 +170,11 @@ class SmallVGG(nn.Module):
 
 
 class _BasicBlock(nn.Module):
-    def __init__(self, in_channels, out_channels, stride, branches, branch_bn):
+    def __init__(self, in_channels, out_channels, stride, branch_kw):
         super().__init__()
-        self.conv1 = _conv3x3(in_channels, out_channels, stride, branches, branch_bn)
+        self.conv1 = _conv3x3(in_channels, out_channels, stride, branch_kw)
         self.bn1 = nn.BatchNorm2d(out_channels)
-        self.conv2 = _conv3x3(out_channels, out_channels, 1, branches, branch_bn)
+        self.conv2 = _conv3x3(out_channels, out_channels, 1, branch_kw)
         self.bn2 = nn.BatchNorm2d(out_channels)
         self.shortcut = nn.Identity()
         if stride != 1 or in_channels != out_channels:
@@ -181,8 +198,8 @@ class SmallResNet(nn.Module):
     n_classes : int
     widths : sequence of int, default=(16, 32)
     blocks_per_stage : int, default=1
-    branches : sequence of str, default=None
-    branch_bn : bool, default=True
+    branches, branch_alphas, branch_bn
+        As for :class:`SmallVGG`.
     """
 
     def __init__(
@@ -192,12 +209,16 @@ class SmallResNet(nn.Module):
         widths=(16, 32),
         blocks_per_stage=1,
         branches=None,
+        branch_alphas=None,
         branch_bn=True,
     ):
         super().__init__()
+        branch_kw = dict(
+            branches=branches, branch_alphas=branch_alphas, branch_bn=branch_bn
+        )
         c = widths[0]
         self.stem = nn.Sequential(
-            _conv3x3(in_channels, c, 1, branches, branch_bn),
+            _conv3x3(in_channels, c, 1, branch_kw),
             nn.BatchNorm2d(c),
             nn.ReLU(inplace=True),
         )
@@ -205,7 +226,7 @@ class SmallResNet(nn.Module):
         for i, width in enumerate(widths):
             for j in range(blocks_per_stage):
                 stride = 2 if i > 0 and j == 0 else 1
-                blocks.append(_BasicBlock(c, width, stride, branches, branch_bn))
+                blocks.append(_BasicBlock(c, width, stride, branch_kw))
                 c = width
         self.blocks = nn.Sequential(*blocks)
         self.head = nn.Sequential(

@@ -69,7 +69,9 @@ def _branch_mask(spec, kernel_size):
             raise ValueError(
                 f"A branch must be a name or a (height, width) tuple; got {spec!r}."
             ) from exc
-        if not (0 < bh <= kh and 0 < bw <= kw and bh % 2 == kh % 2 and bw % 2 == kw % 2):
+        if not (
+            0 < bh <= kh and 0 < bw <= kw and bh % 2 == kh % 2 and bw % 2 == kw % 2
+        ):
             raise ValueError(
                 f"Branch kernel {(bh, bw)} cannot be centred in a {kernel_size} kernel."
             )

@@ -5,13 +5,13 @@ import numbers
 
 import numpy as np
 import torch
-from skorch import NeuralNetClassifier
-from skorch.callbacks import LRScheduler
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_scalar
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
+from skorch import NeuralNetClassifier
+from skorch.callbacks import LRScheduler
 from torch import nn
 
 from sklearn_suite.base import (
@@ -184,7 +184,9 @@ class SGSConvClassifier(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         for name in ("max_epochs", "batch_size", "update_every", "n_batches"):
             check_scalar(getattr(self, name), name, numbers.Integral, min_val=1)
         check_scalar(self.k, "k", numbers.Real, min_val=0, include_boundaries="neither")
-        check_scalar(self.lr, "lr", numbers.Real, min_val=0, include_boundaries="neither")
+        check_scalar(
+            self.lr, "lr", numbers.Real, min_val=0, include_boundaries="neither"
+        )
         check_scalar(self.momentum, "momentum", numbers.Real, min_val=0, max_val=1)
         check_scalar(self.weight_decay, "weight_decay", numbers.Real, min_val=0)
 

@@ -14,8 +14,11 @@ def _resize(images, size):
     t = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))
     if t.shape[-1] == size:
         return t.numpy()
-    return F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False)\
-        .clamp_(0, 1).numpy()
+    return (
+        F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False)
+        .clamp_(0, 1)
+        .numpy()
+    )
 
 
 def _bunch(images, target, descr, return_X_y):
