@@ -99,28 +99,44 @@ def check_device(device):
 
 
 def _check_image_shape(image_shape):
-    if image_shape is None:
-        return None
     shape = tuple(image_shape) if isinstance(image_shape, (tuple, list)) else None
     if (
         shape is None
         or len(shape) != 3
-        or not all(isinstance(s, numbers.Integral) and s > 0 for s in shape)
+        or not all(
+            isinstance(s, numbers.Integral) and (s > 0 or s == -1) for s in shape
+        )
+        or sum(s == -1 for s in shape) > 1
     ):
         raise ValueError(
-            "image_shape must be a tuple of three positive ints (C, H, W); "
-            f"got {image_shape!r}."
+            "image_shape must be a tuple of three positive ints (C, H, W), one of "
+            f"which may be -1 (inferred, as in numpy.reshape); got {image_shape!r}."
         )
     return tuple(int(s) for s in shape)
+
+
+def _resolve_image_shape(image_shape, n_features):
+    if image_shape is None:
+        return _square_shape(n_features)
+    known = math.prod(s for s in image_shape if s != -1)
+    if -1 in image_shape and n_features % known == 0:
+        image_shape = tuple(n_features // known if s == -1 else s for s in image_shape)
+    if math.prod(image_shape) != n_features:
+        raise ValueError(
+            f"X has {n_features} features per row, which image_shape={image_shape} "
+            "cannot hold."
+        )
+    return image_shape
 
 
 def check_images(estimator, X, y="no_validation", *, image_shape=None, reset=True):
     """Validate image input and return it as a float32 ``(n, C, H, W)`` array.
 
     Accepted layouts: ``(n, H, W)`` (one channel), ``(n, C, H, W)``, and 2-D
-    ``(n, d)`` with ``image_shape=(C, H, W)`` or, when ``image_shape`` is None, a
-    single-channel square image with side ``sqrt(d)``. uint8 input is scaled from
-    [0, 255] to [0, 1].
+    ``(n, d)`` with ``image_shape=(C, H, W)`` (one entry may be -1, inferred as in
+    ``numpy.reshape``: ``(1, 1, -1)`` reads each row as a one-row image) or, when
+    ``image_shape`` is None, a single-channel square image with side ``sqrt(d)``.
+    uint8 input is scaled from [0, 255] to [0, 1].
 
     On ``reset=True`` this sets ``n_features_in_`` (``C * H * W``) and
     ``image_shape_`` on the estimator; otherwise it checks new input against them.
@@ -135,7 +151,7 @@ def check_images(estimator, X, y="no_validation", *, image_shape=None, reset=Tru
         Targets, validated together with ``X`` unless left at "no_validation";
         None raises, as scikit-learn does for estimators that need ``y``.
     image_shape : tuple of int, default=None
-        ``(C, H, W)`` for 2-D input.
+        ``(C, H, W)`` for 2-D input; one entry may be -1.
     reset : bool, default=True
         True in ``fit``, False afterwards.
 
@@ -144,7 +160,8 @@ def check_images(estimator, X, y="no_validation", *, image_shape=None, reset=Tru
     X : ndarray of shape (n, C, H, W), dtype float32
     y : ndarray or None
     """
-    image_shape = _check_image_shape(image_shape)
+    if image_shape is not None:
+        image_shape = _check_image_shape(image_shape)
     no_y = isinstance(y, str) and y == "no_validation"
     ndim = 2 if _is_sparse(X) else _ndim(X)
     is_uint8 = getattr(X, "dtype", None) == np.uint8
@@ -152,16 +169,8 @@ def check_images(estimator, X, y="no_validation", *, image_shape=None, reset=Tru
     if ndim == 2:
         out = validate_data(estimator, X, y, dtype=np.float32, reset=reset)
         X, y = (out, None) if no_y else out
-        if reset:
-            shape = image_shape or _square_shape(X.shape[1])
-        else:
-            shape = estimator.image_shape_
-        if math.prod(shape) != X.shape[1]:
-            raise ValueError(
-                f"X has {X.shape[1]} features per row but image_shape={shape} "
-                f"needs {math.prod(shape)}."
-            )
-        X = X.reshape(-1, *shape)
+        shape = estimator.image_shape_ if not reset else image_shape
+        X = X.reshape(-1, *_resolve_image_shape(shape, X.shape[1]))
     elif ndim in (3, 4):
         X = check_array(
             X, dtype=np.float32, allow_nd=True, ensure_min_samples=1, input_name="X"
@@ -192,9 +201,11 @@ def check_images(estimator, X, y="no_validation", *, image_shape=None, reset=Tru
                 f" was fitted on images of shape {tuple(estimator.image_shape_)}."
             )
     else:
+        hint = " Reshape your data: one image needs a leading sample axis."
         raise ValueError(
             "X must be images of shape (n, H, W) or (n, C, H, W), or a 2-D array "
             f"(n, C*H*W); got an array with {ndim} dimension(s)."
+            + (hint if ndim < 2 else "")
         )
     if is_uint8:
         X = X / np.float32(255.0)
@@ -204,8 +215,10 @@ def check_images(estimator, X, y="no_validation", *, image_shape=None, reset=Tru
 
 
 def _ndim(X):
+    if hasattr(X, "shape"):
+        return len(X.shape)
     try:
-        return np.ndim(X)
+        return np.asarray(X).ndim
     except ValueError as exc:  # ragged nested lists
         raise ValueError(f"X must be a rectangular array of images: {exc}") from exc
 

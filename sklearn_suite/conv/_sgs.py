@@ -79,8 +79,9 @@ class SGSConvClassifier(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
     weight_decay : float, default=5e-4
     lr_schedule : {"cosine"} or None, default="cosine"
     image_shape : tuple of int, default=None
-        ``(C, H, W)`` of the images when ``X`` is 2-D; None infers a square
-        single-channel image.
+        ``(C, H, W)`` of the images when ``X`` is 2-D; one entry may be -1 and is
+        inferred as in ``numpy.reshape`` (``(1, 1, -1)`` reads each row as a
+        one-row image). None infers a square single-channel image.
     device : str, default="cpu"
         ``"cpu"`` or ``"cuda"``. A model fitted on GPU loads on a CPU-only machine.
     verbose : int, default=0

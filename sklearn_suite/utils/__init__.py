@@ -1,0 +1,1 @@
+"""Utilities for developers and tests: estimator discovery and API checks."""

@@ -1,0 +1,158 @@
+"""The library's own API checks, for estimators whose input is not a 2-D array.
+
+scikit-learn's ``check_estimator`` only runs on 2-D array input. These checks take
+an :class:`ApiCase` (an unfitted estimator with small fit data and a list of bad
+inputs) and assert what ``DESIGN.md`` promises of every public estimator: clone and
+parameter round-trips, ``NotFittedError`` before ``fit``, ``fit`` returns self and
+leaves parameters alone, joblib round-trips, same seed gives the same predictions,
+and bad input raises ``ValueError``/``TypeError`` naming the problem.
+"""
+
+import dataclasses
+import io
+import re
+from collections.abc import Callable
+
+import joblib
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+
+
+@dataclasses.dataclass
+class BadInput:
+    """Input that ``fit`` (or ``method`` after fitting) must reject.
+
+    Attributes
+    ----------
+    description : str
+        What is wrong, for the test id.
+    X : object
+        The bad input.
+    match : str
+        Regular expression the error message must match (it names the problem).
+    method : str, default="fit"
+        ``"fit"`` or the name of a method called on a fitted estimator.
+    """
+
+    description: str
+    X: object
+    match: str
+    method: str = "fit"
+
+
+@dataclasses.dataclass
+class ApiCase:
+    """An estimator with what the API checks need to run it.
+
+    Attributes
+    ----------
+    estimator : estimator instance
+        Unfitted, with small settings and an int ``random_state``.
+    make_data : callable
+        Returns ``(X, y)`` to fit on (``y`` may be None).
+    bad_inputs : list of BadInput
+    predict_method : str, default="predict"
+        The method whose output the round-trip and seed checks compare.
+    """
+
+    estimator: object
+    make_data: Callable
+    bad_inputs: list = dataclasses.field(default_factory=list)
+    predict_method: str = "predict"
+
+    @property
+    def name(self):
+        return type(self.estimator).__name__
+
+
+def _fit(case, estimator=None):
+    X, y = case.make_data()
+    estimator = clone(case.estimator) if estimator is None else estimator
+    return estimator.fit(X, y), X
+
+
+def _assert_same(a, b):
+    if isinstance(a, pd.DataFrame):
+        pd.testing.assert_frame_equal(a, b)
+    elif isinstance(a, np.ndarray):
+        np.testing.assert_array_equal(a, b)
+    else:
+        assert a == b, f"{a!r} != {b!r}"
+
+
+def check_clone_and_params(case):
+    est = case.estimator
+    params = est.get_params()
+    cloned = clone(est)
+    assert joblib.hash(cloned.get_params()) == joblib.hash(params)
+    cloned.set_params(**params)
+    assert joblib.hash(cloned.get_params()) == joblib.hash(params)
+    assert repr(cloned)
+
+
+def check_not_fitted(case):
+    X, _ = case.make_data()
+    try:
+        getattr(clone(case.estimator), case.predict_method)(X)
+    except NotFittedError:
+        return
+    raise AssertionError(
+        f"{case.predict_method} before fit did not raise NotFittedError"
+    )
+
+
+def check_fit_returns_self_and_keeps_params(case):
+    est = clone(case.estimator)
+    before = joblib.hash(est.get_params())
+    X, y = case.make_data()
+    assert est.fit(X, y) is est, "fit must return self"
+    assert joblib.hash(est.get_params()) == before, "fit changed a parameter"
+
+
+def check_joblib_roundtrip(case):
+    est, X = _fit(case)
+    buffer = io.BytesIO()
+    joblib.dump(est, buffer)
+    buffer.seek(0)
+    loaded = joblib.load(buffer)
+    _assert_same(
+        getattr(est, case.predict_method)(X), getattr(loaded, case.predict_method)(X)
+    )
+
+
+def check_same_seed_same_predictions(case):
+    first, X = _fit(case)
+    second, _ = _fit(case)
+    _assert_same(
+        getattr(first, case.predict_method)(X), getattr(second, case.predict_method)(X)
+    )
+
+
+def check_bad_input(case, bad):
+    X, y = case.make_data()
+    est = clone(case.estimator)
+    if bad.method == "fit":
+        call = lambda: est.fit(bad.X, y)  # noqa: E731
+    else:
+        est.fit(X, y)
+        call = lambda: getattr(est, bad.method)(bad.X)  # noqa: E731
+    try:
+        call()
+    except (ValueError, TypeError) as exc:
+        assert re.search(bad.match, str(exc)), (
+            f"{case.name}.{bad.method} with {bad.description} raised "
+            f"{type(exc).__name__}({exc}) whose message does not match {bad.match!r}"
+        )
+        return
+    raise AssertionError(f"{case.name}.{bad.method} accepted {bad.description}")
+
+
+API_CHECKS = [
+    check_clone_and_params,
+    check_not_fitted,
+    check_fit_returns_self_and_keeps_params,
+    check_joblib_roundtrip,
+    check_same_seed_same_predictions,
+]
