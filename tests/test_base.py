@@ -1,0 +1,114 @@
+"""The shared base: seeding, devices, image validation, progress and persistence."""
+
+import pickle
+from unittest import mock
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import BaseEstimator
+
+from sklearn_suite import SGSConvClassifier
+from sklearn_suite.base import (
+    check_device,
+    check_images,
+    check_seed,
+    torch_seeded,
+)
+
+
+class _Est(BaseEstimator):
+    """A bare estimator for check_images to set fitted attributes on."""
+
+
+def test_check_seed():
+    assert check_seed(3) == check_seed(3)
+    assert check_seed(3) != check_seed(4)
+    assert 0 <= check_seed(np.random.RandomState(0)) < 2**31
+    assert len({check_seed(None) for _ in range(5)}) > 1
+
+
+def test_torch_seeded_is_reproducible_and_leaves_global_rng_alone():
+    before = torch.get_rng_state()
+    with torch_seeded(7):
+        a = torch.rand(3)
+    with torch_seeded(7):
+        b = torch.rand(3)
+    assert torch.equal(a, b)
+    assert torch.equal(torch.get_rng_state(), before)
+
+
+def test_check_device():
+    assert check_device("cpu") == "cpu"
+    with pytest.raises(ValueError, match="device must be"):
+        check_device("gpu")
+    with mock.patch("torch.cuda.is_available", return_value=False):
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            check_device("cuda")
+
+
+@pytest.mark.parametrize(
+    "shape, image_shape, expected",
+    [
+        ((5, 6, 7), None, (1, 6, 7)),
+        ((5, 3, 6, 7), None, (3, 6, 7)),
+        ((5, 16), None, (1, 4, 4)),
+        ((5, 24), (2, 3, 4), (2, 3, 4)),
+        ((5, 24), (2, -1, 4), (2, 3, 4)),
+        ((5, 7), (1, 1, -1), (1, 1, 7)),
+    ],
+)
+def test_check_images_layouts(shape, image_shape, expected):
+    X = np.random.RandomState(0).rand(*shape)
+    est = _Est()
+    Xc, _ = check_images(est, X, image_shape=image_shape)
+    assert Xc.shape == (5, *expected) and Xc.dtype == np.float32
+    assert est.image_shape_ == expected and est.n_features_in_ == np.prod(expected)
+    np.testing.assert_allclose(Xc.reshape(5, -1), X.reshape(5, -1), rtol=1e-6)
+
+
+def test_check_images_scales_uint8():
+    X = np.array([[[0, 255], [51, 102]]], dtype=np.uint8)
+    Xc, _ = check_images(_Est(), X)
+    np.testing.assert_allclose(Xc[0, 0], [[0, 1], [0.2, 0.4]], rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "X, image_shape, match",
+    [
+        (np.zeros((4, 10)), None, "10 features per row, which is not a square"),
+        (np.zeros((4, 10)), (1, 3, 3), r"image_shape=\(1, 3, 3\) cannot hold"),
+        (np.zeros((4, 9)), (3, 3), "image_shape must be a tuple of three"),
+        (np.zeros((4, 9)), (-1, -1, 9), "image_shape must be"),
+        (np.zeros((2, 1, 1, 3, 3)), None, "5 dimension"),
+        (np.zeros(4), None, "Reshape your data"),
+    ],
+)
+def test_check_images_errors_name_the_problem(X, image_shape, match):
+    with pytest.raises(ValueError, match=match):
+        check_images(_Est(), X, image_shape=image_shape)
+
+
+def test_check_images_targets_for_image_arrays():
+    X = np.zeros((4, 3, 3))
+    with pytest.raises(ValueError, match="requires y to be passed"):
+        check_images(_Est(), X, None)
+    with pytest.raises(ValueError, match="different lengths: 4 images and 3"):
+        check_images(_Est(), X, [0, 1, 0])
+    est = _Est()
+    check_images(est, X, [0, 1, 0, 1])
+    with pytest.raises(ValueError, match=r"fitted on images of shape \(1, 3, 3\)"):
+        check_images(est, np.zeros((2, 4, 4)), reset=False)
+
+
+def test_version_stamp_warns_on_mismatch(digits16):
+    X, y = digits16
+    clf = SGSConvClassifier(widths=(4,), max_epochs=1, random_state=0).fit(
+        X[:40], y[:40]
+    )
+    state = clf.__getstate__()
+    assert state["_sklearn_suite_version"]
+    state["_sklearn_suite_version"] = "0.0.0"
+    with pytest.warns(UserWarning, match="pickled with sklearn_suite 0.0.0"):
+        SGSConvClassifier().__setstate__(state)
+    pickle.loads(pickle.dumps(clf))  # same version: no warning (errors are on)
