@@ -139,9 +139,9 @@ def _saturating_nmi(X, Y, k, zero_diagonal):
     bins = 1 + math.ceil(math.log2(n_pairs))  # Sturges
 
     def bin_index(v):
-        lo = v.min(dim=1, keepdim=True).values
-        width = v.max(dim=1, keepdim=True).values - lo + 1e-12
-        return ((v - lo) / width * bins).long().clamp_(0, bins - 1)
+        lo, hi = torch.aminmax(v, dim=1, keepdim=True)
+        scale = bins / (hi - lo + 1e-12)
+        return (v - lo).mul_(scale).long().clamp_(max=bins - 1)
 
     offset = torch.arange(n_channels, device=X.device)[:, None] * bins * bins
     joint = (offset + bin_index(X) * bins + bin_index(Y)).flatten()
@@ -188,7 +188,8 @@ def nmi_dependence(feature_map, kernel_size, *, k=5, diag_removal=False, dilatio
     if kh % 2 == 0 or kw % 2 == 0:
         raise ValueError(f"kernel_size must be odd; got {tuple(kernel_size)}.")
     dil_h, dil_w = (dilation, dilation) if isinstance(dilation, int) else dilation
-    fm = feature_map.detach().double()
+    # float32 binning is as exact as the float32 activations it bins
+    fm = feature_map.detach().float()
     _, n_channels, height, width = fm.shape
     ch, cw = kh // 2, kw // 2
     D = torch.full((n_channels, kh, kw), float("nan"), dtype=torch.float64)
