@@ -42,7 +42,7 @@ case "$cmd" in
     ;;
   test)
     setup "tests"
-    ruff check sklearn_suite tests benchmarks examples
+    ruff check .
     python -m pytest -m "not slow" --doctest-modules sklearn_suite tests "$@"
     ;;
   docs)

@@ -41,7 +41,7 @@ def demo(output_dir="sklearn-suite-demo", quick=False, random_state=0, only=None
     output_dir.mkdir(parents=True, exist_ok=True)
     demos = [(n, m) for n, m in DEMOS if only is None or n in only]
     rows = []
-    for name, module in tqdm(demos, desc="demo", unit="estimator"):
+    for _, module in tqdm(demos, desc="demo", unit="estimator"):
         start = time.perf_counter()
         run = importlib.import_module(module).run_demo
         row = run(output_dir, quick=quick, random_state=random_state, verbose=1)

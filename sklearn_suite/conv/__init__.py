@@ -1,6 +1,7 @@
 """Spatial gradient scaling (SGS) for conv nets: :class:`SGSConvClassifier`."""
 
 from sklearn_suite.conv._modules import ACBConv2d, SmallResNet, SmallVGG, merge_branches
+from sklearn_suite.conv._plot import plot_scalings
 from sklearn_suite.conv._scaling import (
     SpatialGradientScaling,
     branched_equivalent_scaling,
@@ -23,6 +24,7 @@ __all__ = [
     "estimate_scalings",
     "merge_branches",
     "nmi_dependence",
+    "plot_scalings",
     "scalable_convs",
     "scale_conv_gradients",
 ]
