@@ -141,11 +141,11 @@ def _saturating_nmi(X, Y, k, zero_diagonal):
     def bin_index(v):
         lo, hi = torch.aminmax(v, dim=1, keepdim=True)
         scale = bins / (hi - lo + 1e-12)
-        return (v - lo).mul_(scale).long().clamp_(max=bins - 1)
+        return (v - lo).mul_(scale).to(torch.int32).clamp_(max=bins - 1)
 
-    offset = torch.arange(n_channels, device=X.device)[:, None] * bins * bins
-    joint = (offset + bin_index(X) * bins + bin_index(Y)).flatten()
-    counts = torch.bincount(joint, minlength=n_channels * bins * bins)
+    offset = torch.arange(n_channels, device=X.device, dtype=torch.int32)[:, None]
+    joint = bin_index(X).mul_(bins).add_(bin_index(Y)).add_(offset * bins * bins)
+    counts = torch.bincount(joint.flatten(), minlength=n_channels * bins * bins)
     counts = counts.reshape(n_channels, bins, bins).double()
     if zero_diagonal:
         counts.diagonal(dim1=1, dim2=2).zero_()
@@ -189,8 +189,8 @@ def nmi_dependence(feature_map, kernel_size, *, k=5, diag_removal=False, dilatio
         raise ValueError(f"kernel_size must be odd; got {tuple(kernel_size)}.")
     dil_h, dil_w = (dilation, dilation) if isinstance(dilation, int) else dilation
     # float32 binning is as exact as the float32 activations it bins
-    fm = feature_map.detach().float()
-    _, n_channels, height, width = fm.shape
+    fm = feature_map.detach().float().transpose(0, 1).contiguous()  # (C, N, H, W)
+    n_channels, _, height, width = fm.shape
     ch, cw = kh // 2, kw // 2
     D = torch.full((n_channels, kh, kw), float("nan"), dtype=torch.float64)
     D[:, ch, cw] = 1.0
@@ -204,8 +204,8 @@ def nmi_dependence(feature_map, kernel_size, *, k=5, diag_removal=False, dilatio
                 continue
             centre = fm[:, :, : height - dy, max(0, -dx) : width - max(0, dx)]
             neighbour = fm[:, :, dy:, max(0, dx) : width - max(0, -dx)]
-            X = centre.transpose(0, 1).reshape(n_channels, -1)
-            Y = neighbour.transpose(0, 1).reshape(n_channels, -1)
+            X = centre.reshape(n_channels, -1)
+            Y = neighbour.reshape(n_channels, -1)
             if diag_removal:
                 value = torch.zeros(n_channels, dtype=torch.float64)
                 for c in range(n_channels):
