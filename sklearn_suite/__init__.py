@@ -10,6 +10,7 @@ from sklearn_suite._version import __version__
 
 # public name -> module that defines it
 _LAZY = {
+    "LabelAwareAugmenter": "sklearn_suite.augment",
     "SGSConvClassifier": "sklearn_suite.conv",
 }
 

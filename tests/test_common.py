@@ -1,12 +1,16 @@
 """Shared API checks over every public estimator."""
 
 import pytest
+from imblearn.utils.estimator_checks import (
+    parametrize_with_checks as parametrize_with_sampler_checks,
+)
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import sklearn_suite
 from sklearn_suite.utils._test_common import (
     EXPECTED_FAILED_CHECKS,
     api_cases,
+    sampler_check_instances,
     sklearn_check_instances,
 )
 from sklearn_suite.utils.discovery import all_estimators
@@ -23,6 +27,13 @@ def _expected_failed(estimator):
     sklearn_check_instances(), expected_failed_checks=_expected_failed
 )
 def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
+
+
+@parametrize_with_sampler_checks(
+    sampler_check_instances(), expected_failed_checks=_expected_failed
+)
+def test_imblearn_compatible_sampler(estimator, check):
     check(estimator)
 
 

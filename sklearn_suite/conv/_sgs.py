@@ -5,7 +5,7 @@ import numbers
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_scalar
 from sklearn.utils.multiclass import check_classification_targets
@@ -26,6 +26,24 @@ from sklearn_suite.conv._modules import SmallResNet, SmallVGG
 from sklearn_suite.conv._scaling import SpatialGradientScaling
 
 _BUILTIN_MODULES = {"vgg": SmallVGG, "resnet": SmallResNet}
+
+
+class _AugmentingCollate:
+    """Batches training items and augments them with a fitted augmenter, drawing
+    fresh augmentations on every call (so every epoch sees new ones)."""
+
+    def __init__(self, augmenter, classes, seed):
+        self.augmenter = augmenter
+        self.classes = classes
+        self.rng = np.random.RandomState(seed)
+
+    def __call__(self, items):
+        X = np.stack([np.asarray(x) for x, _ in items])
+        y = np.array([int(t) for _, t in items], dtype=np.int64)
+        X = self.augmenter.augment(X, self.classes[y], random_state=self.rng)
+        return torch.from_numpy(np.ascontiguousarray(X)), torch.from_numpy(y)
+
+
 _SCALINGS = ("mi", "branch", None)
 
 
@@ -78,6 +96,12 @@ class SGSConvClassifier(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
     momentum : float, default=0.9
     weight_decay : float, default=5e-4
     lr_schedule : {"cosine"} or None, default="cosine"
+    augmenter : estimator, default=None
+        Training-time augmentation, e.g. a
+        :class:`~sklearn_suite.LabelAwareAugmenter`: a clone is fitted on the
+        training data first, then every training batch is augmented with its
+        ``augment(X, y, random_state)`` afresh each epoch. Prediction never
+        augments.
     image_shape : tuple of int, default=None
         ``(C, H, W)`` of the images when ``X`` is 2-D; one entry may be -1 and is
         inferred as in ``numpy.reshape`` (``(1, 1, -1)`` reads each row as a
@@ -105,6 +129,8 @@ class SGSConvClassifier(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         ``scaling=None``).
     scalings_history_ : list of dict
         One entry per (re-)estimation: ``{"epoch": int, "scalings": dict}``.
+    augmenter_ : estimator
+        The fitted augmenter (only when ``augmenter`` is given).
 
     See Also
     --------
@@ -147,6 +173,7 @@ class SGSConvClassifier(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         momentum=0.9,
         weight_decay=5e-4,
         lr_schedule="cosine",
+        augmenter=None,
         image_shape=None,
         device="cpu",
         verbose=0,
@@ -168,6 +195,7 @@ class SGSConvClassifier(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.momentum = momentum
         self.weight_decay = weight_decay
         self.lr_schedule = lr_schedule
+        self.augmenter = augmenter
         self.image_shape = image_shape
         self.device = device
         self.verbose = verbose
@@ -267,6 +295,17 @@ class SGSConvClassifier(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
             )
         if self.verbose:
             callbacks.append(("progress", EpochProgressBar("SGSConvClassifier")))
+        iterator_params = {}
+        if self.augmenter is not None:
+            if not hasattr(self.augmenter, "augment"):
+                raise TypeError(
+                    "augmenter must have an augment(X, y, random_state) method; got "
+                    f"{type(self.augmenter).__name__}."
+                )
+            self.augmenter_ = clone(self.augmenter).fit(X, encoder.classes_[y_enc])
+            iterator_params["iterator_train__collate_fn"] = _AugmentingCollate(
+                self.augmenter_, encoder.classes_, seed
+            )
 
         with torch_seeded(seed, device):
             self.net_ = NeuralNetClassifier(
@@ -286,6 +325,7 @@ class SGSConvClassifier(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
                 callbacks=callbacks,
                 device=device,
                 verbose=0,
+                **iterator_params,
                 **{f"module__{key}": value for key, value in module_params.items()},
             )
             self.net_.fit(X, y_enc)

@@ -16,18 +16,44 @@ def _sgs():
     return SGSConvClassifier(widths=(4,), max_epochs=2, batch_size=16, random_state=0)
 
 
-def sklearn_check_instances():
-    """Estimators that take 2-D arrays, with tiny settings for scikit-learn's checks.
+def _la3():
+    from sklearn_suite import LabelAwareAugmenter
 
-    ``image_shape=(1, 1, -1)`` reads each row of scikit-learn's tabular check data
-    (2, 3, 5, 10 ... features) as a one-row image; the default ``None`` would
-    reject every non-square feature count by design.
-    """
+    return LabelAwareAugmenter(
+        proxy_epochs=1,
+        n_init=2,
+        n_rounds=1,
+        queue_size=1,
+        n_members=1,
+        predictor_epochs=5,
+        top_k=2,
+        random_state=0,
+    )
+
+
+# ``image_shape=(1, 1, -1)`` reads each row of scikit-learn's tabular check data
+# (2, 3, 5, 10 ... features) as a one-row image; the default ``None`` would
+# reject every non-square feature count by design.
+
+
+def sklearn_check_instances():
+    """Estimators that take 2-D arrays, for scikit-learn's checks."""
     return [_sgs().set_params(image_shape=(1, 1, -1), max_epochs=3)]
+
+
+def sampler_check_instances():
+    """Samplers, for imbalanced-learn's checks (which include scikit-learn's)."""
+    return [_la3().set_params(image_shape=(1, 1, -1))]
 
 
 # estimator name -> {check name: reason}; empty where every check passes
 EXPECTED_FAILED_CHECKS = {
+    "LabelAwareAugmenter": {
+        "check_samplers_pandas_sparse": (
+            "images are dense; sparse input is rejected with a TypeError (the "
+            "sparse input tag is False, but this check runs regardless)"
+        ),
+    },
     "SGSConvClassifier": {},
 }
 
@@ -54,6 +80,35 @@ def _image_bad_inputs():
     ]
 
 
+def _augment_once(estimator, X, y):
+    return estimator.augment(X, y, random_state=0)
+
+
+def _la3_bad_inputs():
+    X, y = _digit_images()
+    lonely = y.copy()
+    lonely[0] = "lonely"
+    return [
+        *[bad for bad in _image_bad_inputs() if bad.method == "fit"],
+        BadInput("a label with one sample", X, "at least 2 samples", y=lonely),
+        BadInput(
+            "unseen label",
+            X[:2],
+            "not seen in fit",
+            "augment",
+            y=np.array(["zero", "nine"]),
+        ),
+    ]
+
+
 def api_cases():
     """One :class:`ApiCase` per public estimator."""
-    return [ApiCase(_sgs(), _digit_images, _image_bad_inputs())]
+    return [
+        ApiCase(_sgs(), _digit_images, _image_bad_inputs()),
+        ApiCase(
+            _la3().set_params(top_k=3),
+            _digit_images,
+            _la3_bad_inputs(),
+            predict=_augment_once,
+        ),
+    ]

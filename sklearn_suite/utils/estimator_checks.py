@@ -34,12 +34,17 @@ class BadInput:
         Regular expression the error message must match (it names the problem).
     method : str, default="fit"
         ``"fit"`` or the name of a method called on a fitted estimator.
+    y : object, default=None
+        Targets to pass with ``X`` (to ``fit``: instead of the case's own; to
+        another method: as its second argument). None passes the case's own to
+        ``fit`` and nothing to other methods.
     """
 
     description: str
     X: object
     match: str
     method: str = "fit"
+    y: object = None
 
 
 @dataclasses.dataclass
@@ -53,24 +58,30 @@ class ApiCase:
     make_data : callable
         Returns ``(X, y)`` to fit on (``y`` may be None).
     bad_inputs : list of BadInput
-    predict_method : str, default="predict"
-        The method whose output the round-trip and seed checks compare.
+    predict : callable, default=None
+        ``predict(estimator, X, y)`` gives the output the round-trip, seed and
+        unfitted checks use; None calls ``estimator.predict(X)``.
     """
 
     estimator: object
     make_data: Callable
     bad_inputs: list = dataclasses.field(default_factory=list)
-    predict_method: str = "predict"
+    predict: Callable = None
+
+    def output(self, estimator, X, y):
+        if self.predict is None:
+            return estimator.predict(X)
+        return self.predict(estimator, X, y)
 
     @property
     def name(self):
         return type(self.estimator).__name__
 
 
-def _fit(case, estimator=None):
+def _fit_and_output(case):
     X, y = case.make_data()
-    estimator = clone(case.estimator) if estimator is None else estimator
-    return estimator.fit(X, y), X
+    estimator = clone(case.estimator).fit(X, y)
+    return estimator, case.output(estimator, X, y)
 
 
 def _assert_same(a, b):
@@ -93,14 +104,12 @@ def check_clone_and_params(case):
 
 
 def check_not_fitted(case):
-    X, _ = case.make_data()
+    X, y = case.make_data()
     try:
-        getattr(clone(case.estimator), case.predict_method)(X)
+        case.output(clone(case.estimator), X, y)
     except NotFittedError:
         return
-    raise AssertionError(
-        f"{case.predict_method} before fit did not raise NotFittedError"
-    )
+    raise AssertionError("using an unfitted estimator did not raise NotFittedError")
 
 
 def check_fit_returns_self_and_keeps_params(case):
@@ -112,32 +121,28 @@ def check_fit_returns_self_and_keeps_params(case):
 
 
 def check_joblib_roundtrip(case):
-    est, X = _fit(case)
+    est, expected = _fit_and_output(case)
     buffer = io.BytesIO()
     joblib.dump(est, buffer)
     buffer.seek(0)
     loaded = joblib.load(buffer)
-    _assert_same(
-        getattr(est, case.predict_method)(X), getattr(loaded, case.predict_method)(X)
-    )
+    X, y = case.make_data()
+    _assert_same(expected, case.output(loaded, X, y))
 
 
 def check_same_seed_same_predictions(case):
-    first, X = _fit(case)
-    second, _ = _fit(case)
-    _assert_same(
-        getattr(first, case.predict_method)(X), getattr(second, case.predict_method)(X)
-    )
+    _assert_same(_fit_and_output(case)[1], _fit_and_output(case)[1])
 
 
 def check_bad_input(case, bad):
     X, y = case.make_data()
     est = clone(case.estimator)
     if bad.method == "fit":
-        call = lambda: est.fit(bad.X, y)  # noqa: E731
+        call = lambda: est.fit(bad.X, y if bad.y is None else bad.y)  # noqa: E731
     else:
         est.fit(X, y)
-        call = lambda: getattr(est, bad.method)(bad.X)  # noqa: E731
+        args = (bad.X,) if bad.y is None else (bad.X, bad.y)
+        call = lambda: getattr(est, bad.method)(*args)  # noqa: E731
     try:
         call()
     except (ValueError, TypeError) as exc:
