@@ -9,6 +9,7 @@ from pathlib import Path
 # (name, module with run_demo) for every estimator the demo runs, in table order
 DEMOS = [
     ("SGSConvClassifier", "sklearn_suite.conv._demo"),
+    ("LabelAwareAugmenter", "sklearn_suite.augment._demo"),
 ]
 
 

@@ -2,6 +2,7 @@
 
 from sklearn_suite.augment._la3 import LabelAwareAugmenter, policy_op_frequency
 from sklearn_suite.augment._ops import OP_NAMES, OPS, apply_triples
+from sklearn_suite.augment._plot import plot_policy
 from sklearn_suite.augment._policy import (
     PolicyCollate,
     apply_policy,
@@ -18,6 +19,7 @@ __all__ = [
     "apply_policy",
     "apply_triples",
     "load_policy",
+    "plot_policy",
     "policy_op_frequency",
     "save_policy",
     "select_policy",
