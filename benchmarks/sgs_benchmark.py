@@ -6,12 +6,14 @@ Arms (same split, same init seed, per seed):
   sgs_branch SGS, fixed 3x3+1x3+3x1 map      SGSConvClassifier(scaling="branch")
   acb_bn     the branched net itself, BN inside branches (ACB style), plain SGD
 
-Cost: wall time per epoch of sgs_mi over baseline, and of
+Cost (a separate part, run on an otherwise idle machine): wall time per epoch of
+sgs_mi and acb_bn over baseline, fits interleaved and repeated (median of 3), and of
 SGSConvClassifier(scaling=None) over a hand-written PyTorch loop on the same module,
 data, optimizer and schedule.
 
-    python benchmarks/sgs_benchmark.py            # full run (about 15 min, 2 cores)
-    python benchmarks/sgs_benchmark.py --quick    # smoke run
+    python benchmarks/sgs_benchmark.py                 # both parts (about 20 min)
+    python benchmarks/sgs_benchmark.py --parts cost    # only the cost part
+    python benchmarks/sgs_benchmark.py --quick         # smoke run
 
 Writes benchmarks/results/sgs.json, sgs.md and sgs_maps.png.
 """
@@ -102,123 +104,139 @@ def main():
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--parts", default="accuracy,cost")
     args = parser.parse_args()
     seeds = range(2 if args.quick else args.seeds)
     epochs = 2 if args.quick else args.epochs
-    torch.set_num_threads(max(1, torch.get_num_threads()))
-    results = {
-        "settings": {
-            "seeds": list(seeds),
-            "max_epochs": epochs,
-            "torch_threads": torch.get_num_threads(),
-            "machine": platform.processor() or platform.machine(),
-            "checkpoint": "last epoch (no validation selection)",
-        },
-        "accuracy": {},
-        "epoch_seconds": {},
-        "cost": {},
+    suffix = "_quick" if args.quick else ""
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"sgs{suffix}.json"
+    results = json.loads(path.read_text()) if path.exists() else {}
+    results["settings"] = {
+        "seeds": list(seeds),
+        "max_epochs": epochs,
+        "torch_threads": torch.get_num_threads(),
+        "machine": platform.processor() or platform.machine(),
+        "checkpoint": "last epoch (no validation selection)",
     }
-    maps = None
     data = datasets(args.quick)
     (X, y), _ = data["digits32"]
-    fit_arm(
-        "sgs_mi", X[:100], y[:100], 0, 1
-    )  # warm-up, so no arm pays first-call costs
+    fit_arm("sgs_mi", X[:100], y[:100], 0, 1)  # warm-up: no arm pays first-call costs
+    if "accuracy" in args.parts:
+        results["accuracy"], maps = accuracy_part(data, seeds, epochs)
+        fig = plot_scalings(maps, title="SGS-MI maps, digits 32x32, seed 0")
+        fig.savefig(RESULTS / f"sgs_maps{suffix}.png", dpi=110, bbox_inches="tight")
+    if "cost" in args.parts:
+        results["cost"] = cost_part(data, epochs)
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    (RESULTS / f"sgs{suffix}.md").write_text(markdown(results))
+    print(markdown(results))
+
+
+def accuracy_part(data, seeds, epochs):
+    out, maps = {}, None
     for name, ((X, y), per_class) in data.items():
         acc = {arm: [] for arm in ARMS}
-        sec = {arm: [] for arm in ARMS}
         for seed in seeds:
             X_train, X_test, y_train, y_test = train_test_split(
                 X, y, train_size=per_class * 10, stratify=y, random_state=seed
             )
             for arm in ARMS:
-                clf, per_epoch = fit_arm(arm, X_train, y_train, seed, epochs)
+                clf, _ = fit_arm(arm, X_train, y_train, seed, epochs)
                 acc[arm].append(clf.score(X_test, y_test))
-                sec[arm].append(per_epoch)
                 if arm == "sgs_mi" and maps is None:
                     maps = clf
                 print(
-                    f"{name} seed={seed} {arm:10s} acc={acc[arm][-1]:.4f} "
-                    f"{per_epoch:.3f} s/epoch",
-                    flush=True,
+                    f"{name} seed={seed} {arm:10s} acc={acc[arm][-1]:.4f}", flush=True
                 )
-        results["accuracy"][name] = {arm: summarise(v) for arm, v in acc.items()}
-        results["accuracy"][name]["deltas_vs_baseline"] = {
+        out[name] = {arm: summarise(v) for arm, v in acc.items()}
+        out[name]["deltas_vs_baseline"] = {
             arm: summarise(np.subtract(acc[arm], acc["baseline"]))
             for arm in ARMS
             if arm != "baseline"
         }
-        results["epoch_seconds"][name] = {arm: summarise(v) for arm, v in sec.items()}
-        results["settings"][f"{name}_train_size"] = per_class * 10
-        results["settings"][f"{name}_test_size"] = len(X) - per_class * 10
+        out[name]["train_size"] = per_class * 10
+        out[name]["test_size"] = len(X) - per_class * 10
+    return out, maps
 
-    # cost of the wrapper against a hand-written loop (MNIST split, 3 repeats)
-    (X, y), per_class = data["mnist5k"]
-    X_train, _, y_train, _ = train_test_split(
-        X, y, train_size=per_class * 10, stratify=y, random_state=0
-    )
-    wrapper, hand = [], []
-    for _ in range(3):
-        hand.append(hand_written_loop(X_train, y_train, 0, epochs))
-        wrapper.append(fit_arm("baseline", X_train, y_train, 0, epochs)[1])
-    sec = results["epoch_seconds"]
-    results["cost"] = {
-        "sgs_mi_over_baseline": {
-            n: sec[n]["sgs_mi"]["mean"] / sec[n]["baseline"]["mean"] for n in sec
-        },
-        "acb_bn_over_baseline": {
-            n: sec[n]["acb_bn"]["mean"] / sec[n]["baseline"]["mean"] for n in sec
-        },
-        "wrapper_over_hand_loop": float(np.median(wrapper) / np.median(hand)),
-        "wrapper_seconds_per_epoch": summarise(wrapper),
-        "hand_loop_seconds_per_epoch": summarise(hand),
-    }
-    RESULTS.mkdir(exist_ok=True)
-    suffix = "_quick" if args.quick else ""
-    (RESULTS / f"sgs{suffix}.json").write_text(json.dumps(results, indent=2) + "\n")
-    (RESULTS / f"sgs{suffix}.md").write_text(markdown(results))
-    fig = plot_scalings(maps, title="SGS-MI maps, digits 32x32, seed 0")
-    fig.savefig(RESULTS / f"sgs_maps{suffix}.png", dpi=110, bbox_inches="tight")
-    print(markdown(results))
+
+def cost_part(data, epochs, repeats=3):
+    """Seconds per epoch, fits interleaved so drifts in machine speed hit every
+    arm alike; medians over repeats."""
+    out = {}
+    for name, ((X, y), per_class) in data.items():
+        X_train, _, y_train, _ = train_test_split(
+            X, y, train_size=per_class * 10, stratify=y, random_state=0
+        )
+        sec = {arm: [] for arm in ("baseline", "sgs_mi", "acb_bn")}
+        hand = []
+        for _ in range(repeats):
+            for arm in sec:
+                sec[arm].append(fit_arm(arm, X_train, y_train, 0, epochs)[1])
+            hand.append(hand_written_loop(X_train, y_train, 0, epochs))
+            print(
+                f"cost {name}: "
+                + ", ".join(f"{a}={v[-1]:.3f}" for a, v in sec.items())
+                + f", hand={hand[-1]:.3f}",
+                flush=True,
+            )
+        med = {arm: float(np.median(v)) for arm, v in sec.items()}
+        out[name] = {
+            "seconds_per_epoch": {arm: summarise(v) for arm, v in sec.items()},
+            "hand_loop_seconds_per_epoch": summarise(hand),
+            "sgs_mi_over_baseline": med["sgs_mi"] / med["baseline"],
+            "acb_bn_over_baseline": med["acb_bn"] / med["baseline"],
+            "wrapper_over_hand_loop": med["baseline"] / float(np.median(hand)),
+        }
+    return out
 
 
 def markdown(results):
     s = results["settings"]
-    lines = [
-        "# SGS benchmark",
-        "",
-        f"Seeds {s['seeds']} (paired: same split and init seed for every arm), "
-        f"{s['max_epochs']} epochs, SGD momentum 0.9, lr 0.05 cosine, weight decay "
-        f"5e-4, batch 64, SmallVGG widths (16, 32); accuracy of the last epoch "
-        f"on the held-out rest; {s['torch_threads']} torch threads on CPU.",
-        "",
-        "| data | train/test | arm | accuracy mean ± std | Δ vs baseline "
-        "(paired) | per-seed Δ | s/epoch |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for name, arms in results["accuracy"].items():
-        size = f"{s[name + '_train_size']}/{s[name + '_test_size']}"
-        for arm in ARMS:
-            a = arms[arm]
-            d = arms["deltas_vs_baseline"].get(arm)
-            delta = f"{d['mean']:+.4f} ± {d['std']:.4f}" if d else "—"
-            per_seed = ", ".join(f"{v:+.3f}" for v in d["values"]) if d else "—"
-            t = results["epoch_seconds"][name][arm]["mean"]
+    lines = ["# SGS benchmark", ""]
+    if "accuracy" in results:
+        lines += [
+            f"Seeds {s['seeds']} (paired: same split and init seed for every arm), "
+            f"{s['max_epochs']} epochs, SGD momentum 0.9, lr 0.05 cosine, weight "
+            "decay 5e-4, batch 64, SmallVGG widths (16, 32); accuracy of the last "
+            "epoch on the held-out rest.",
+            "",
+            "| data | train/test | arm | accuracy mean ± std | Δ vs baseline "
+            "(paired) | per-seed Δ |",
+            "|---|---|---|---|---|---|",
+        ]
+        for name, arms in results["accuracy"].items():
+            size = f"{arms['train_size']}/{arms['test_size']}"
+            for arm in ARMS:
+                a = arms[arm]
+                d = arms["deltas_vs_baseline"].get(arm)
+                delta = f"{d['mean']:+.4f} ± {d['std']:.4f}" if d else "—"
+                per_seed = ", ".join(f"{v:+.3f}" for v in d["values"]) if d else "—"
+                lines.append(
+                    f"| {name} | {size} | {arm} | {a['mean']:.4f} ± "
+                    f"{a['std']:.4f} | {delta} | {per_seed} |"
+                )
+    if "cost" in results:
+        lines += [
+            "",
+            f"Cost: seconds per epoch ({s['torch_threads']} torch "
+            "threads, CPU), arms interleaved, median of 3 fits:",
+            "",
+            "| data | baseline | SGS-MI | ACB-BN | hand-written loop | "
+            "SGS-MI / baseline | ACB-BN / baseline | wrapper / hand loop |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for name, c in results["cost"].items():
+            t = {
+                a: float(np.median(v["values"]))
+                for a, v in c["seconds_per_epoch"].items()
+            }
+            hand = float(np.median(c["hand_loop_seconds_per_epoch"]["values"]))
             lines.append(
-                f"| {name} | {size} | {arm} | {a['mean']:.4f} ± "
-                f"{a['std']:.4f} | {delta} | {per_seed} | {t:.3f} |"
+                f"| {name} | {t['baseline']:.3f} | {t['sgs_mi']:.3f} | "
+                f"{t['acb_bn']:.3f} | {hand:.3f} | {c['sgs_mi_over_baseline']:.3f} | "
+                f"{c['acb_bn_over_baseline']:.3f} | {c['wrapper_over_hand_loop']:.3f} |"
             )
-    c = results["cost"]
-    lines += ["", "Cost (wall time per epoch, ratio of means):", ""]
-    for name, r in c["sgs_mi_over_baseline"].items():
-        lines.append(
-            f"- {name}: SGS-MI / baseline = {r:.3f}; ACB-BN / baseline = "
-            f"{c['acb_bn_over_baseline'][name]:.3f}"
-        )
-    lines.append(
-        f"- SGSConvClassifier(scaling=None) / hand-written PyTorch loop "
-        f"(median of 3) = {c['wrapper_over_hand_loop']:.3f}"
-    )
     return "\n".join(lines) + "\n"
 
 
