@@ -10,6 +10,7 @@ from pathlib import Path
 DEMOS = [
     ("SGSConvClassifier", "sklearn_suite.conv._demo"),
     ("LabelAwareAugmenter", "sklearn_suite.augment._demo"),
+    ("MulcoTagger", "sklearn_suite.ner._demo"),
 ]
 
 

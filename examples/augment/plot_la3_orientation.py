@@ -41,17 +41,20 @@ print(policy_op_frequency(augmenter.policy_)["Rotate"].round(3))
 # ------------------------
 # Passed to the classifier, the augmenter draws fresh augmentations for every
 # batch of every epoch, and the whole thing is one estimator for ``GridSearchCV``.
-clf = SGSConvClassifier(scaling=None, max_epochs=15, random_state=0,
-                        augmenter=LabelAwareAugmenter(**search))
+clf = SGSConvClassifier(
+    scaling=None, max_epochs=15, random_state=0, augmenter=LabelAwareAugmenter(**search)
+)
 clf.fit(X_train, y_train)
 print(f"with LA3 (per-epoch augmentation): {clf.score(X_test, y_test):.3f}")
 
 # %%
 # As an imbalanced-learn sampler, the augmenter adds ``n_augment`` augmented copies
 # once, at fit time (a weaker approximation of per-epoch augmentation).
-pipe = Pipeline([
-    ("augment", LabelAwareAugmenter(n_augment=1, **search)),
-    ("clf", SGSConvClassifier(scaling=None, max_epochs=15, random_state=0)),
-])
+pipe = Pipeline(
+    [
+        ("augment", LabelAwareAugmenter(n_augment=1, **search)),
+        ("clf", SGSConvClassifier(scaling=None, max_epochs=15, random_state=0)),
+    ]
+)
 pipe.fit(X_train, y_train)
 print(f"with one augmented copy per image:  {pipe.score(X_test, y_test):.3f}")

@@ -1,6 +1,13 @@
 """Datasets the library makes itself or reads from installed packages."""
 
 from sklearn_suite.datasets._images import load_digit_images, read_mnist_5k
+from sklearn_suite.datasets._ner import make_nested_ner, read_chinese_nested_ner
 from sklearn_suite.datasets._shapes import make_orientation_shapes
 
-__all__ = ["load_digit_images", "make_orientation_shapes", "read_mnist_5k"]
+__all__ = [
+    "load_digit_images",
+    "make_nested_ner",
+    "make_orientation_shapes",
+    "read_chinese_nested_ner",
+    "read_mnist_5k",
+]

@@ -54,6 +54,7 @@ EXPECTED_FAILED_CHECKS = {
             "sparse input tag is False, but this check runs regardless)"
         ),
     },
+    "MulcoTagger": {},
     "SGSConvClassifier": {},
 }
 
@@ -101,9 +102,43 @@ def _la3_bad_inputs():
     ]
 
 
+def _mulco():
+    from sklearn_suite import MulcoTagger
+
+    return MulcoTagger(
+        hidden=16, emb_dim=16, latent=16, max_epochs=2, max_length=60, random_state=0
+    )
+
+
+def _sentences():
+    from sklearn_suite.datasets import make_nested_ner
+
+    return make_nested_ner(40, random_state=0)
+
+
+def _mulco_bad_inputs():
+    X, y = _sentences()
+    return [
+        BadInput("a non-str sentence", [*X[:-1], 5], r"X\[39\] must be a str"),
+        BadInput("a bare str", "一句话", "X must be a list of str"),
+        BadInput(
+            "offsets outside the text",
+            X,
+            "0 <= start < end",
+            y=[[(0, 999, "Time")], *y[1:]],
+        ),
+        BadInput(
+            "end before start", X, "0 <= start < end", y=[[(3, 1, "Time")], *y[1:]]
+        ),
+        BadInput("an empty label", X, "non-empty str", y=[[(0, 1, "")], *y[1:]]),
+        BadInput("a sentence over max_length", ["长" * 61], "max_length=60", "predict"),
+    ]
+
+
 def api_cases():
     """One :class:`ApiCase` per public estimator."""
     return [
+        ApiCase(_mulco(), _sentences, _mulco_bad_inputs()),
         ApiCase(_sgs(), _digit_images, _image_bad_inputs()),
         ApiCase(
             _la3().set_params(top_k=3),

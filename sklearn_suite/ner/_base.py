@@ -1,0 +1,280 @@
+"""What every character-level tagger shares: input checks, the character
+vocabulary, batching, the training loop and span-F1 scoring."""
+
+import numbers
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_scalar
+from sklearn.utils.validation import check_is_fitted
+
+from sklearn_suite.base import (
+    TorchEstimatorMixin,
+    check_device,
+    check_seed,
+    torch_seeded,
+)
+from sklearn_suite.metrics import span_f1_score
+from sklearn_suite.ner._modules import CharEncoder
+
+PAD, UNK = 0, 1
+
+
+def check_texts(X, max_length):
+    """A list of str, each at most ``max_length`` characters."""
+    if isinstance(X, str) or not hasattr(X, "__len__"):
+        raise TypeError(
+            f"X must be a list of str (one sentence each); got {type(X).__name__}."
+        )
+    texts = list(X)
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"X[{i}] must be a str; got {type(text).__name__}.")
+        if len(text) > max_length:
+            raise ValueError(
+                f"X[{i}] has {len(text)} characters, more than max_length="
+                f"{max_length}; split it or raise max_length."
+            )
+    return texts
+
+
+def check_entities(texts, y):
+    """Lists of (start, end, label) with slice offsets inside each text."""
+    if y is None or isinstance(y, str) or not hasattr(y, "__len__"):
+        raise TypeError(
+            "y must be a list with one list of (start, end, label) per "
+            f"sentence; got {type(y).__name__}."
+        )
+    if len(y) != len(texts):
+        raise ValueError(
+            f"X and y have different lengths: {len(texts)} sentences "
+            f"and {len(y)} entity lists."
+        )
+    out = []
+    for i, (text, entities) in enumerate(zip(texts, y)):
+        spans = set()
+        for entity in entities:
+            if isinstance(entity, str) or len(entity) != 3:
+                raise ValueError(
+                    f"y[{i}] has {entity!r}; an entity is (start, end, label)."
+                )
+            start, end, label = entity
+            if not isinstance(start, numbers.Integral) or not isinstance(
+                end, numbers.Integral
+            ):
+                raise TypeError(f"y[{i}] has {entity!r}: start and end must be ints.")
+            if not (0 <= start < end <= len(text)):
+                raise ValueError(
+                    f"y[{i}] has {entity!r}: offsets must satisfy 0 <= start < end "
+                    f"<= len(text) = {len(text)} (end is exclusive)."
+                )
+            if not isinstance(label, str) or not label:
+                raise ValueError(
+                    f"y[{i}] has {entity!r}: the label must be a non-empty str."
+                )
+            spans.add((int(start), int(end), label))
+        out.append(sorted(spans))
+    return out
+
+
+class CharTaggerBase(TorchEstimatorMixin, BaseEstimator):
+    """Base of the character-level taggers; subclasses define the module, the
+    per-sentence targets, the loss and the decoding."""
+
+    def _check_params(self):
+        for name in (
+            "emb_dim",
+            "hidden",
+            "lstm_layers",
+            "latent",
+            "max_length",
+            "max_entity_length",
+            "max_epochs",
+            "batch_size",
+        ):
+            check_scalar(getattr(self, name), name, numbers.Integral, min_val=1)
+        check_scalar(
+            self.lr, "lr", numbers.Real, min_val=0, include_boundaries="neither"
+        )
+        check_scalar(
+            self.dropout,
+            "dropout",
+            numbers.Real,
+            min_val=0,
+            max_val=1,
+            include_boundaries="left",
+        )
+        if self.encoder not in ("bilstm", "transformer"):
+            raise ValueError(
+                f"encoder must be 'bilstm' or 'transformer'; got {self.encoder!r}."
+            )
+
+    def _encoder(self):
+        return CharEncoder(
+            len(self.char_vocab_),
+            self.emb_dim,
+            self.hidden,
+            self.lstm_layers,
+            self.dropout,
+            self.encoder,
+            self.max_length,
+        )
+
+    def _ids(self, texts):
+        lengths = torch.tensor([len(t) for t in texts])
+        ids = torch.zeros(len(texts), max(1, int(lengths.max())), dtype=torch.long)
+        for i, text in enumerate(texts):
+            ids[i, : len(text)] = torch.tensor(
+                [self.char_vocab_.get(ch, UNK) for ch in text], dtype=torch.long
+            )
+        return ids, lengths
+
+    def fit(self, X, y):
+        """Train the tagger.
+
+        Parameters
+        ----------
+        X : list of str
+            Sentences, one character per token.
+        y : list of list of (start, end, label)
+            Entities with Python slice offsets (``text[start:end]``); nested and
+            overlapping spans are allowed.
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        texts = check_texts(X, self.max_length)
+        entities = check_entities(texts, y)
+        if not texts:
+            raise ValueError("X is empty: fit needs at least one sentence.")
+        self.classes_ = np.array(sorted({c for ents in entities for _, _, c in ents}))
+        if len(self.classes_) == 0:
+            raise ValueError("y has no entity: fit needs at least one labelled span.")
+        chars = sorted({ch for text in texts for ch in text})
+        self.char_vocab_ = {
+            "<pad>": PAD,
+            "<unk>": UNK,
+            **{ch: i + 2 for i, ch in enumerate(chars)},
+        }
+        seed = check_seed(self.random_state)
+        device = check_device(self.device)
+        keep = [i for i, t in enumerate(texts) if t]  # empty sentences teach nothing
+        targets = [self._targets(len(texts[i]), entities[i]) for i in keep]
+        with torch_seeded(seed, device):
+            module = self._build_module().to(device)
+            self.history_ = self._train(
+                module, [texts[i] for i in keep], targets, seed, device
+            )
+        self.module_ = module.cpu().eval()
+        return self
+
+    def _train(self, module, texts, targets, seed, device):
+        opt = torch.optim.AdamW(
+            module.parameters(), lr=self.lr, weight_decay=self.weight_decay
+        )
+        n_batches = -(-len(texts) // self.batch_size)
+        total = self.max_epochs * n_batches
+        warmup = max(1, int(0.01 * total))
+        # linear warmup over 1% of the steps, then linear decay, as in Mulco
+        schedule = torch.optim.lr_scheduler.LambdaLR(
+            opt,
+            lambda t: min(
+                (t + 1) / warmup, max(0.0, (total - t) / (total - warmup or 1))
+            ),
+        )
+        generator = torch.Generator().manual_seed(seed)
+        history = []
+        bar = None
+        if self.verbose:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=self.max_epochs, desc=type(self).__name__, leave=False)
+        module.train()
+        for _ in range(self.max_epochs):
+            order = torch.randperm(len(texts), generator=generator).tolist()
+            losses = []
+            for b in range(n_batches):
+                idx = order[b * self.batch_size : (b + 1) * self.batch_size]
+                ids, lengths = self._ids([texts[i] for i in idx])
+                loss = self._loss(
+                    module,
+                    ids.to(device),
+                    lengths.to(device),
+                    [targets[i] for i in idx],
+                    device,
+                )
+                opt.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(module.parameters(), 5.0)
+                opt.step()
+                schedule.step()
+                losses.append(loss.item())
+            history.append({"epoch": len(history) + 1, "loss": float(np.mean(losses))})
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{history[-1]['loss']:.4f}")
+        if bar is not None:
+            bar.close()
+        return history
+
+    @torch.no_grad()
+    def predict(self, X):
+        """Entities of each sentence.
+
+        Parameters
+        ----------
+        X : list of str
+
+        Returns
+        -------
+        entities : list of list of (start, end, label)
+            Slice offsets; nested spans may appear.
+        """
+        check_is_fitted(self)
+        texts = check_texts(X, self.max_length)
+        device = check_device(self.device)
+        module = self.module_.to(device).eval()
+        out = [[] for _ in texts]
+        order = sorted(
+            (i for i, t in enumerate(texts) if t), key=lambda i: len(texts[i])
+        )
+        size = max(self.batch_size, 256)
+        try:
+            for b in range(0, len(order), size):
+                idx = order[b : b + size]
+                ids, lengths = self._ids([texts[i] for i in idx])
+                for i, ents in zip(
+                    idx, self._decode(module, ids.to(device), lengths.to(device))
+                ):
+                    out[i] = ents
+        finally:
+            self.module_.cpu()  # keep pickles device-free
+        return out
+
+    def score(self, X, y):
+        """Micro F1 with exact span and label over all entities, nested included.
+
+        Parameters
+        ----------
+        X : list of str
+        y : list of list of (start, end, label)
+
+        Returns
+        -------
+        f1 : float
+        """
+        texts = check_texts(X, self.max_length)
+        return span_f1_score(check_entities(texts, y), self.predict(texts))
+
+    def _label_index(self):
+        return {label: i + 1 for i, label in enumerate(self.classes_)}  # 0 is O
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        tags.target_tags.required = True
+        return tags

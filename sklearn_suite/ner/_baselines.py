@@ -1,0 +1,186 @@
+"""Baselines for MulcoTagger with the same encoder: a flat BIES tagger and a
+span-enumeration classifier."""
+
+import torch
+import torch.nn.functional as F
+
+from sklearn_suite.ner._base import CharTaggerBase
+from sklearn_suite.ner._modules import BIESNet, SpanNet
+
+_COMMON_DOC = """
+    Parameters
+    ----------
+    emb_dim : int, default=128
+    hidden : int, default=128
+    lstm_layers : int, default=2
+    encoder : {"bilstm", "transformer"}, default="bilstm"
+    latent : int, default=128
+    max_entity_length : int, default=40
+    max_length : int, default=512
+    dropout : float, default=0.3
+    max_epochs : int, default=30
+    batch_size : int, default=32
+    lr : float, default=1e-2
+    weight_decay : float, default=0.05
+    device : str, default="cpu"
+    verbose : int, default=0
+    random_state : int, RandomState instance or None, default=None
+
+    Attributes
+    ----------
+    classes_ : ndarray of str
+    char_vocab_ : dict of str to int
+    module_ : torch.nn.Module
+    history_ : list of dict
+
+    References
+    ----------
+    .. [1] Yang et al., "Mulco: Recognizing Chinese Nested Named Entities through
+       Multiple Scopes", CIKM 2023 (the baselines it compares against).
+
+    Examples
+    --------
+    >>> from sklearn_suite.datasets import make_nested_ner
+    >>> X, y = make_nested_ner(40, random_state=0)
+    >>> tagger = {name}(max_epochs=1, hidden=16, emb_dim=16, latent=16,
+    ...                 random_state=0).fit(X, y)
+    >>> len(tagger.predict(X[:2]))
+    2
+"""
+
+
+class _SameEncoderTagger(CharTaggerBase):
+    def __init__(
+        self,
+        *,
+        emb_dim=128,
+        hidden=128,
+        lstm_layers=2,
+        encoder="bilstm",
+        latent=128,
+        max_entity_length=40,
+        max_length=512,
+        dropout=0.3,
+        max_epochs=30,
+        batch_size=32,
+        lr=1e-2,
+        weight_decay=0.05,
+        device="cpu",
+        verbose=0,
+        random_state=None,
+    ):
+        self.emb_dim = emb_dim
+        self.hidden = hidden
+        self.lstm_layers = lstm_layers
+        self.encoder = encoder
+        self.latent = latent
+        self.max_entity_length = max_entity_length
+        self.max_length = max_length
+        self.dropout = dropout
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.device = device
+        self.verbose = verbose
+        self.random_state = random_state
+
+
+def flat_subset(entities):
+    """The outermost entities, then longest first without overlaps: what a flat
+    tagger can be taught."""
+    ordered = sorted(entities, key=lambda t: (-(t[1] - t[0]), t[0], t[2]))
+    chosen = []
+    for s, e, c in ordered:
+        if all(e <= s2 or e2 <= s for s2, e2, _ in chosen):
+            chosen.append((s, e, c))
+    return sorted(chosen)
+
+
+class FlatBIESTagger(_SameEncoderTagger):
+    __doc__ = """Flat BIES tagger (a baseline): one tag per character, so it
+    learns the outermost non-overlapping entities and can never predict nested
+    ones.
+""" + _COMMON_DOC.replace("{name}", "FlatBIESTagger")
+
+    def _build_module(self):
+        return BIESNet(self._encoder(), 1 + 4 * len(self.classes_))
+
+    def _targets(self, text_len, entities):
+        index = self._label_index()
+        tags = torch.zeros(text_len, dtype=torch.long)
+        for s, e, c in flat_subset(entities):
+            base = 1 + 4 * (index[c] - 1)  # B, I, E, S of this type
+            if e - s == 1:
+                tags[s] = base + 3
+            else:
+                tags[s], tags[s + 1 : e - 1], tags[e - 1] = base, base + 1, base + 2
+        return tags
+
+    def _loss(self, module, ids, lengths, targets, device):
+        logits = module(ids, lengths)
+        mask = torch.arange(ids.shape[1], device=device)[None] < lengths[:, None]
+        return F.cross_entropy(logits[mask], torch.cat(targets).to(device))
+
+    def _decode(self, module, ids, lengths):
+        tags = module(ids, lengths).argmax(-1).tolist()
+        results = []
+        for row, length in zip(tags, lengths.tolist()):
+            spans, start = [], None
+            for i, tag in enumerate(row[:length]):
+                if tag == 0:
+                    start = None
+                    continue
+                kind, label = (tag - 1) % 4, self.classes_[(tag - 1) // 4]
+                if kind == 3:
+                    spans.append((i, i + 1, label))
+                    start = None
+                elif kind == 0:
+                    start = (i, label)
+                elif start is None or start[1] != label:
+                    start = None  # an I or E without a matching B
+                elif kind == 2:
+                    spans.append((start[0], i + 1, label))
+                    start = None
+            results.append(spans)
+        return results
+
+
+class SpanEnumerationTagger(_SameEncoderTagger):
+    __doc__ = """Span-enumeration classifier (a baseline): every span up to
+    ``max_entity_length`` characters is classified (O or a type) from its end
+    features and a width embedding, so nested entities are possible.
+""" + _COMMON_DOC.replace("{name}", "SpanEnumerationTagger")
+
+    def _build_module(self):
+        return SpanNet(
+            self._encoder(), len(self.classes_) + 1, self.max_entity_length, self.latent
+        )
+
+    def _spans(self, lengths):
+        rows = []
+        for b, length in enumerate(lengths.tolist()):
+            for s in range(length):
+                for e in range(s, min(length, s + self.max_entity_length)):
+                    rows.append((b, s, e))
+        return torch.tensor(rows, dtype=torch.long).reshape(-1, 3)
+
+    def _targets(self, text_len, entities):
+        index = self._label_index()
+        return {(s, e - 1): index[c] for s, e, c in entities}
+
+    def _loss(self, module, ids, lengths, targets, device):
+        spans = self._spans(lengths)
+        gold = torch.tensor([targets[b].get((s, e), 0) for b, s, e in spans.tolist()])
+        logits = module(ids, lengths, spans.to(device))
+        return F.cross_entropy(logits, gold.to(device))
+
+    def _decode(self, module, ids, lengths):
+        spans = self._spans(lengths)
+        results = [[] for _ in range(len(lengths))]
+        if len(spans):
+            pred = module(ids, lengths, spans.to(ids.device)).argmax(-1).tolist()
+            for (b, s, e), p in zip(spans.tolist(), pred):
+                if p:
+                    results[b].append((s, e + 1, self.classes_[p - 1]))
+        return results

@@ -1,0 +1,162 @@
+"""Torch modules for character-level taggers: the shared encoder, Mulco's scope
+heads and the two baselines' heads."""
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from sklearn_suite.ner._scopes import SEQUENCES
+
+
+class CharEncoder(nn.Module):
+    """Character embeddings (random init) and a BiLSTM, or a small Transformer.
+
+    Output: ``(batch, L, 2 * hidden)`` features.
+    """
+
+    def __init__(
+        self,
+        vocab_size,
+        emb_dim=128,
+        hidden=128,
+        layers=2,
+        dropout=0.3,
+        kind="bilstm",
+        max_length=512,
+    ):
+        super().__init__()
+        self.kind = kind
+        self.embed = nn.Embedding(vocab_size, emb_dim, padding_idx=0)
+        self.dropout = nn.Dropout(dropout)
+        self.out_dim = 2 * hidden
+        if kind == "bilstm":
+            self.rnn = nn.LSTM(
+                emb_dim,
+                hidden,
+                layers,
+                batch_first=True,
+                bidirectional=True,
+                dropout=dropout if layers > 1 else 0.0,
+            )
+        else:
+            self.position = nn.Embedding(max_length, emb_dim)
+            layer = nn.TransformerEncoderLayer(
+                emb_dim,
+                nhead=4,
+                dim_feedforward=2 * emb_dim,
+                dropout=dropout,
+                batch_first=True,
+            )
+            self.transformer = nn.TransformerEncoder(
+                layer, layers, enable_nested_tensor=False
+            )
+            self.project = nn.Linear(emb_dim, self.out_dim)
+
+    def forward(self, ids, lengths):
+        x = self.dropout(self.embed(ids))
+        if self.kind == "bilstm":
+            packed = pack_padded_sequence(
+                x, lengths.cpu(), batch_first=True, enforce_sorted=False
+            )
+            out, _ = self.rnn(packed)
+            out, _ = pad_packed_sequence(
+                out, batch_first=True, total_length=ids.shape[1]
+            )
+        else:
+            positions = torch.arange(ids.shape[1], device=ids.device)
+            out = self.transformer(
+                x + self.position(positions), src_key_padding_mask=ids == 0
+            )
+            out = self.project(out)
+        return self.dropout(out)
+
+
+class _ScopeHead(nn.Module):
+    """B or E scope: GELU(Linear(feat)) -> category and length logits."""
+
+    def __init__(self, in_dim, latent, n_categories, n_lengths):
+        super().__init__()
+        self.hidden = nn.Sequential(nn.Linear(in_dim, latent), nn.GELU())
+        self.category = nn.Linear(latent, n_categories)
+        self.length = nn.Linear(latent, n_lengths)
+
+    def latent(self, feat):
+        return self.hidden(feat)
+
+    def forward(self, feat):
+        h = self.latent(feat)
+        return self.category(h), self.length(h)
+
+
+class _CentreHead(_ScopeHead):
+    """C scope over 2L - 1 positions: characters through Linear(feat), the gaps
+    between characters i and i + 1 through Linear([feat_i, feat_{i+1}]),
+    interleaved."""
+
+    def __init__(self, in_dim, latent, n_categories, n_lengths):
+        super().__init__(in_dim, latent, n_categories, n_lengths)
+        self.gap = nn.Sequential(nn.Linear(2 * in_dim, latent), nn.GELU())
+
+    def latent(self, feat):
+        chars = self.hidden(feat)
+        gaps = self.gap(torch.cat([feat[:, :-1], feat[:, 1:]], dim=-1))
+        batch, length, dim = chars.shape
+        out = chars.new_zeros(batch, 2 * length - 1, dim)
+        out[:, 0::2] = chars
+        out[:, 1::2] = gaps
+        return out
+
+
+class MulcoNet(nn.Module):
+    """Encoder plus one head per selected label sequence (Bmin ... Cmax)."""
+
+    def __init__(self, encoder, n_categories, max_entity_length, latent, scopes):
+        super().__init__()
+        self.encoder = encoder
+        self.heads = nn.ModuleDict(
+            {
+                name: (_CentreHead if name[0] == "C" else _ScopeHead)(
+                    encoder.out_dim, latent, n_categories, max_entity_length + 1
+                )
+                for name in SEQUENCES
+                if name[0] in scopes
+            }
+        )
+
+    def forward(self, ids, lengths):
+        feat = self.encoder(ids, lengths)
+        return {name: head(feat) for name, head in self.heads.items()}
+
+
+class BIESNet(nn.Module):
+    """Encoder plus a per-character BIES tag classifier (the flat baseline)."""
+
+    def __init__(self, encoder, n_tags):
+        super().__init__()
+        self.encoder = encoder
+        self.tags = nn.Linear(encoder.out_dim, n_tags)
+
+    def forward(self, ids, lengths):
+        return self.tags(self.encoder(ids, lengths))
+
+
+class SpanNet(nn.Module):
+    """Encoder plus a classifier of every span up to a maximum width from its end
+    features and a width embedding (the span-enumeration baseline)."""
+
+    def __init__(self, encoder, n_categories, max_entity_length, latent):
+        super().__init__()
+        self.encoder = encoder
+        self.width = nn.Embedding(max_entity_length + 1, 32)
+        self.classify = nn.Sequential(
+            nn.Linear(2 * encoder.out_dim + 32, latent),
+            nn.GELU(),
+            nn.Linear(latent, n_categories),
+        )
+
+    def forward(self, ids, lengths, spans):
+        """``spans``: (n, 3) rows of (sentence, start, end inclusive)."""
+        feat = self.encoder(ids, lengths)
+        b, s, e = spans.unbind(1)
+        rep = torch.cat([feat[b, s], feat[b, e], self.width(e - s + 1)], dim=-1)
+        return self.classify(rep)

@@ -1,0 +1,139 @@
+"""MulcoTagger and its baselines as estimators."""
+
+import numpy as np
+import pytest
+import torch
+
+from sklearn_suite import MulcoTagger
+from sklearn_suite.datasets import make_nested_ner, read_chinese_nested_ner
+from sklearn_suite.metrics import (
+    inner_entity_recall,
+    span_f1_score,
+    span_precision_recall_f1,
+)
+from sklearn_suite.ner import FlatBIESTagger, SpanEnumerationTagger, flat_subset
+
+SMALL = dict(hidden=32, emb_dim=32, latent=32, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_nested_ner(240, random_state=0), make_nested_ner(60, random_state=1)
+
+
+@pytest.fixture(scope="module")
+def mulco(data):
+    (X, y), _ = data
+    return MulcoTagger(max_epochs=12, **SMALL).fit(X, y)
+
+
+def test_generator_gives_nested_gold_spans():
+    X, y = make_nested_ner(50, random_state=0)
+    for text, entities in zip(X, y):
+        assert all(0 <= s < e <= len(text) for s, e, _ in entities)
+    assert inner_entity_recall(y, y) == 1.0  # nested entities exist
+    assert sum(len(e) for e in y) > len(flat_subset_all(y))
+
+
+def flat_subset_all(y):
+    return [span for entities in y for span in flat_subset(entities)]
+
+
+def test_mulco_learns_and_predicts_nested_pairs(mulco, data):
+    _, (Xt, yt) = data
+    assert mulco.score(Xt, yt) > 0.3  # an untrained tagger scores 0
+    pred = mulco.predict(Xt)
+    nested = [
+        (a, b)
+        for ents in pred
+        for a in ents
+        for b in ents
+        if a != b and a[0] <= b[0] and b[1] <= a[1]
+    ]
+    assert nested, "Mulco predicted no nested pair"
+    assert set(mulco.classes_) == {
+        "Event",
+        "Location",
+        "Organization",
+        "Person",
+        "Time",
+        "Work",
+    }
+    assert mulco.history_[-1]["loss"] < mulco.history_[0]["loss"]
+
+
+def test_flat_baseline_never_nests(data):
+    (X, y), (Xt, yt) = data
+    flat = FlatBIESTagger(max_epochs=6, **SMALL).fit(X, y)
+    for ents in flat.predict(Xt):
+        for a in ents:
+            for b in ents:
+                assert a == b or a[1] <= b[0] or b[1] <= a[0]
+
+
+def test_span_baseline_predicts(data):
+    (X, y), (Xt, _) = data
+    spans = SpanEnumerationTagger(max_epochs=2, **SMALL).fit(X[:60], y[:60])
+    assert len(spans.predict(Xt)) == len(Xt)
+
+
+def test_scope_ablation_and_transformer_encoder(data):
+    (X, y), _ = data
+    b_only = MulcoTagger(scopes="B", max_epochs=1, **SMALL).fit(X[:40], y[:40])
+    assert set(b_only.module_.heads) == {"Bmin", "Bmax"}
+    trans = MulcoTagger(encoder="transformer", max_epochs=1, **SMALL)
+    assert len(trans.fit(X[:40], y[:40]).predict(X[:3])) == 3
+
+
+def test_determinism_and_empty_string(data, mulco):
+    (X, y), _ = data
+    again = MulcoTagger(max_epochs=12, **SMALL).fit(X, y)
+    assert again.predict(X[:20]) == mulco.predict(X[:20])
+    assert mulco.predict(["", X[0]])[0] == []
+
+
+@pytest.mark.parametrize(
+    "X, y, error, match",
+    [
+        (["abc", 3], [[], []], TypeError, r"X\[1\] must be a str"),
+        ("abc", [[]], TypeError, "X must be a list of str"),
+        (["abc"], [[(1, 5, "Time")]], ValueError, "0 <= start < end"),
+        (["abc"], [[(2, 1, "Time")]], ValueError, "0 <= start < end"),
+        (["abc"], [[(0, 1, "")]], ValueError, "non-empty str"),
+        (["abc"], [[(0, 1)]], ValueError, r"\(start, end, label\)"),
+        (["abc", "d"], [[(0, 1, "Time")]], ValueError, "different lengths"),
+        (["a" * 20], [[(0, 1, "Time")]], ValueError, "more than max_length=10"),
+    ],
+)
+def test_bad_input(X, y, error, match):
+    with pytest.raises(error, match=match):
+        MulcoTagger(max_length=10, max_epochs=1, **SMALL).fit(X, y)
+
+
+def test_span_metrics():
+    true = [[(0, 2, "A"), (0, 4, "B")], [(1, 3, "A")]]
+    pred = [[(0, 2, "A"), (0, 4, "A")], []]
+    p, r, f = span_precision_recall_f1(true, pred)
+    assert (p, r) == (0.5, 1 / 3) and f == pytest.approx(0.4)
+    assert span_f1_score(true, true) == 1.0
+    assert inner_entity_recall(true, pred) == 1.0  # (0, 2) is inside (0, 4)
+
+
+def test_read_chinese_nested_ner(tmp_path):
+    path = tmp_path / "ner.json"
+    path.write_text(
+        '{"id": 0, "text": "东京大学", "label": {"Location": {"东京": [[0, 1]]}, '
+        '"Organization": {"东京大学": [[0, 3]]}}}\n',
+        encoding="utf-8",
+    )
+    X, y = read_chinese_nested_ner(path)
+    assert X == ["东京大学"]
+    assert y == [[(0, 2, "Location"), (0, 4, "Organization")]]
+    path.write_text('{"id": 0}\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="line 1: not a ChiNesE record"):
+        read_chinese_nested_ner(path)
+
+
+def test_module_stays_on_cpu_for_pickling(mulco):
+    assert all(p.device == torch.device("cpu") for p in mulco.module_.parameters())
+    assert np.isfinite(mulco.history_[0]["loss"])

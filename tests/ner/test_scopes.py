@@ -1,0 +1,106 @@
+"""Mulco's scope encoding and decoding."""
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sklearn_suite.ner import SEQUENCES, decode_scopes, encode_scopes
+
+LABELS = ["Person", "Location", "Time"]
+
+
+@st.composite
+def span_sets(draw, max_len=8):
+    n = draw(st.integers(1, 30))
+    spans = draw(
+        st.lists(
+            st.tuples(
+                st.integers(0, n - 1), st.integers(1, max_len), st.sampled_from(LABELS)
+            ),
+            max_size=12,
+        )
+    )
+    entities = {(s, min(n, s + length), label) for s, length, label in spans}
+    # one label per span, as in ChiNesE
+    by_span = {}
+    for s, e, label in sorted(entities):
+        by_span.setdefault((s, e), label)
+    return n, sorted((s, e, c) for (s, e), c in by_span.items())
+
+
+def _anchor(scope, start, end):
+    return {"B": start, "E": end - 1, "C": start + end - 1}[scope]
+
+
+def _representable(n, entities):
+    """Every entity is the shortest or the longest at one of its anchors."""
+    for s, e, _ in entities:
+        ok = False
+        for scope in "BEC":
+            here = _anchor(scope, s, e)
+            same = [e2 - s2 for s2, e2, _ in entities if _anchor(scope, s2, e2) == here]
+            ok |= (e - s) in (min(same), max(same))
+        if not ok:
+            return False
+    return True
+
+
+@settings(max_examples=300, deadline=None)
+@given(span_sets())
+def test_decoding_never_invents_and_recovers_representable_sets(case):
+    n, entities = case
+    decoded = decode_scopes(n, encode_scopes(n, entities, max_entity_length=8))
+    assert set(decoded) <= set(entities)
+    if _representable(n, entities):
+        assert decoded == entities
+
+
+@settings(max_examples=100, deadline=None)
+@given(span_sets())
+def test_each_scope_subset_only_loses(case):
+    n, entities = case
+    found = [
+        set(
+            decode_scopes(
+                n, encode_scopes(n, entities, max_entity_length=8, scopes=scopes)
+            )
+        )
+        for scopes in ("B", "BE", "BEC")
+    ]
+    assert found[0] <= found[1] <= found[2] <= set(entities)
+
+
+def test_sequence_lengths_and_centre_anchors():
+    # "ABCD": an odd entity [0, 3) centres on character 1 (anchor 2), an even one
+    # [0, 4) on the gap between characters 1 and 2 (anchor 3)
+    seqs = encode_scopes(4, [(0, 3, "Time"), (0, 4, "Person")])
+    assert set(seqs) == set(SEQUENCES)
+    assert all(len(seqs[n][0]) == 4 for n in ("Bmin", "Bmax", "Emin", "Emax"))
+    assert len(seqs["Cmin"][0]) == 7
+    assert seqs["Cmin"][0][2] == "Time" and seqs["Cmin"][1][2] == 3
+    assert seqs["Cmin"][0][3] == "Person" and seqs["Cmin"][1][3] == 4
+    # both begin at 0: min is the shorter, max the longer
+    assert (seqs["Bmin"][0][0], seqs["Bmin"][1][0]) == ("Time", 3)
+    assert (seqs["Bmax"][0][0], seqs["Bmax"][1][0]) == ("Person", 4)
+
+
+def test_three_entities_on_one_anchor_need_several_scopes():
+    entities = [(0, 1, "Time"), (0, 2, "Location"), (0, 3, "Person")]
+    b_only = decode_scopes(3, encode_scopes(3, entities, scopes="B"))
+    assert (0, 2, "Location") not in b_only  # neither shortest nor longest at B
+    assert decode_scopes(3, encode_scopes(3, entities)) == entities
+
+
+def test_decoder_drops_impossible_spans_and_keeps_the_confident_label():
+    seqs = {
+        "Bmin": ([None, "Time"], [0, 5]),  # runs past the end
+        "Cmin": (["Person", None, None], [2, 0, 0]),
+    }  # parity does not fit
+    assert decode_scopes(2, seqs) == []
+    seqs = {"Bmin": (["Time", None], [2, 0]), "Emin": ([None, "Person"], [0, 2])}
+    conf = {"Bmin": [0.4, 0.0], "Emin": [0.0, 0.9]}
+    assert decode_scopes(2, seqs, conf) == [(0, 2, "Person")]
+
+
+def test_long_entities_are_clipped():
+    seqs = encode_scopes(10, [(0, 10, "Event")], max_entity_length=4)
+    assert seqs["Bmin"][1][0] == 4
