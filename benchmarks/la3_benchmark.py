@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _common import summarise
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import train_test_split
 
@@ -126,15 +127,6 @@ def arms(seed, quick):
             label_aware=False, random_state=seed, **search
         ),
         "la3": LabelAwareAugmenter(random_state=seed, **search),
-    }
-
-
-def summarise(values):
-    values = np.asarray(values, float)
-    return {
-        "mean": float(values.mean()),
-        "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
-        "values": values.round(4).tolist(),
     }
 
 

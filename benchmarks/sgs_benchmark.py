@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _common import summarise
 from sklearn.model_selection import train_test_split
 
 from sklearn_suite import SGSConvClassifier
@@ -88,15 +89,6 @@ def hand_written_loop(X, y, seed, max_epochs, batch_size=64, lr=0.05):
                 opt.step()
             sched.step()
     return (time.perf_counter() - start) / max_epochs
-
-
-def summarise(values):
-    values = np.asarray(values, float)
-    return {
-        "mean": float(values.mean()),
-        "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
-        "values": values.round(4).tolist(),
-    }
 
 
 def main():
