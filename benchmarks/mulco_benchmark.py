@@ -111,7 +111,7 @@ def main():
     data_dir = Path(args.data_dir)
     X_dev, y_dev = read_chinese_nested_ner(data_dir / "new_eval.json")
     X_test, y_test = read_chinese_nested_ner(data_dir / "new_test.json")
-    X_gen, y_gen = make_nested_ner(1000, random_state=0)
+    X_gen, y_gen = make_nested_ner(500, random_state=0)
     Xt_gen, yt_gen = make_nested_ner(500, random_state=1)
     if args.quick:
         X_dev, y_dev, X_test, y_test = X_dev[:60], y_dev[:60], X_test[:60], y_test[:60]
@@ -168,7 +168,7 @@ def markdown(r):
         )
     for key, title in (
         ("chinese", "ChiNesE (train dev 1,000, test 1,500)"),
-        ("generated", "Generated (train 1,000, test 500)"),
+        ("generated", "Generated (train 500, test 500)"),
     ):
         lines += [
             "",
