@@ -1,10 +1,20 @@
 """Datasets the library makes itself or reads from installed packages."""
 
+from sklearn_suite.datasets._digits_nas import (
+    ANALOG_NB201_OPS,
+    load_digits_nas,
+    read_nb201_analog,
+)
 from sklearn_suite.datasets._images import load_digit_images, read_mnist_5k
+from sklearn_suite.datasets._nas_families import build_network
 from sklearn_suite.datasets._ner import make_nested_ner, read_chinese_nested_ner
 from sklearn_suite.datasets._shapes import make_orientation_shapes
 
 __all__ = [
+    "ANALOG_NB201_OPS",
+    "build_network",
+    "load_digits_nas",
+    "read_nb201_analog",
     "load_digit_images",
     "make_nested_ner",
     "make_orientation_shapes",

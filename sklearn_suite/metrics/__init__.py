@@ -1,9 +1,27 @@
 """Metrics shared by the library's estimators."""
 
+from sklearn_suite.metrics._ranking import (
+    kendall_score,
+    kendall_scorer,
+    ndcg_at_10_scorer,
+    ndcg_score_at_k,
+    spearman_score,
+    spearman_scorer,
+)
 from sklearn_suite.metrics._spans import (
     inner_entity_recall,
     span_f1_score,
     span_precision_recall_f1,
 )
 
-__all__ = ["inner_entity_recall", "span_f1_score", "span_precision_recall_f1"]
+__all__ = [
+    "inner_entity_recall",
+    "kendall_score",
+    "kendall_scorer",
+    "ndcg_at_10_scorer",
+    "ndcg_score_at_k",
+    "span_f1_score",
+    "span_precision_recall_f1",
+    "spearman_score",
+    "spearman_scorer",
+]

@@ -54,6 +54,7 @@ EXPECTED_FAILED_CHECKS = {
             "sparse input tag is False, but this check runs regardless)"
         ),
     },
+    "GENNAPERegressor": {},
     "MulcoTagger": {},
     "SGSConvClassifier": {},
 }
@@ -135,9 +136,57 @@ def _mulco_bad_inputs():
     ]
 
 
+def _gennape():
+    from sklearn_suite import GENNAPERegressor
+
+    return GENNAPERegressor(
+        n_clusters=2, cl_epochs=2, epochs=2, batch_size=8, width=24, n_layers=2,
+        random_state=0,
+    )  # fmt: skip
+
+
+def _small_networks():
+    from sklearn_suite.datasets import build_network
+    from sklearn_suite.datasets._nas_families import sample_specs
+
+    specs = sample_specs("cell201", 6, random_state=0) + sample_specs(
+        "resnet", 6, random_state=0
+    )
+    nets = [build_network(spec) for spec in specs]
+    return nets, np.linspace(40.0, 90.0, len(nets))
+
+
+class _Untraceable:
+    """Stands in for a module fx cannot trace (built lazily: torch is imported late)."""
+
+    def __new__(cls):
+        from torch import nn
+
+        class Branchy(nn.Module):
+            def forward(self, x):
+                return x if x.sum() > 0 else -x
+
+        return Branchy()
+
+
+def _gennape_bad_inputs():
+    X, y = _small_networks()
+    return [
+        BadInput("a bare module", X[0], "must be a list"),
+        BadInput("an empty list", [], "empty"),
+        BadInput("a non-network item", [*X[:-1], "conv3x3"], r"X\[11\] must be"),
+        BadInput("NaN target", X, "NaN", y=np.r_[y[:-1], np.nan]),
+        BadInput("too few targets", X, "different lengths", y=y[:-1]),
+        BadInput("2-D targets", X, "1-D", y=y[:, None]),
+        BadInput("an untraceable module", [*X[:-1], _Untraceable()], "Branchy"),
+        BadInput("a non-network item", ["conv"], "must be", "predict"),
+    ]
+
+
 def api_cases():
     """One :class:`ApiCase` per public estimator."""
     return [
+        ApiCase(_gennape(), _small_networks, _gennape_bad_inputs()),
         ApiCase(_mulco(), _sentences, _mulco_bad_inputs()),
         ApiCase(_sgs(), _digit_images, _image_bad_inputs()),
         ApiCase(

@@ -1,0 +1,26 @@
+"""NAS performance predictors on computation graphs: GENNAPE (and the general-purpose
+CG + contrastive predictor)."""
+
+from sklearn_suite.nas._gennape import GENNAPERegressor
+from sklearn_suite.nas._graph import (
+    VOCAB,
+    GraphConversionError,
+    graph_flops,
+    graph_summary,
+    to_graph,
+    to_networkx,
+)
+from sklearn_suite.nas._proxies import count_params, jacov_score, synflow_score
+
+__all__ = [
+    "GENNAPERegressor",
+    "VOCAB",
+    "GraphConversionError",
+    "count_params",
+    "graph_flops",
+    "graph_summary",
+    "jacov_score",
+    "synflow_score",
+    "to_graph",
+    "to_networkx",
+]

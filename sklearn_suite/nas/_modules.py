@@ -1,0 +1,103 @@
+"""Torch modules of the computation-graph predictors: node embedding, k-GNN encoder,
+projection and regression heads."""
+
+import torch
+from torch import nn
+
+from sklearn_suite.nas._graph import MAX_KERNEL, VOCAB
+
+
+class CGNodeEmbedding(nn.Module):
+    """GENNAPE's node embedding: regular nodes ``op (w-8) + resolution (8)``; weighted
+    nodes ``op (w-18) + resolution (8) + kernel (2 x 4) + bias (2)``."""
+
+    def __init__(self, width=32):
+        super().__init__()
+        if width < 24:
+            raise ValueError(f"width must be >= 24, got {width}")
+        self.regular_op = nn.Embedding(len(VOCAB), width - 8)
+        self.regular_res = nn.Linear(6, 8)
+        self.weighted_op = nn.Embedding(len(VOCAB), width - 18)
+        self.weighted_res = nn.Linear(6, 8)
+        self.kernel = nn.Embedding(MAX_KERNEL + 1, 4)
+        self.bias = nn.Linear(2, 2)
+
+    def forward(self, data):
+        regular = torch.cat(
+            [self.regular_op(data.x_op), self.regular_res(data.x_res)], 1
+        )
+        kernel = self.kernel(data.x_kernel.clamp(max=MAX_KERNEL)).flatten(1)
+        weighted = torch.cat(
+            [
+                self.weighted_op(data.x_op),
+                self.weighted_res(data.x_res),
+                kernel,
+                self.bias(data.x_bias),
+            ],
+            1,
+        )
+        return torch.where(data.x_weighted[:, None], weighted, regular)
+
+
+class CGEncoder(nn.Module):
+    """Node embedding, ``n_layers`` GraphConv layers with tanh, mean readout."""
+
+    def __init__(self, width=32, n_layers=6):
+        super().__init__()
+        from torch_geometric.nn import GraphConv
+
+        self.embedding = CGNodeEmbedding(width)
+        self.convs = nn.ModuleList(GraphConv(width, width) for _ in range(n_layers))
+
+    def node_layers(self, data):
+        """Node states after the embedding and after every layer (list of tensors)."""
+        h = self.embedding(data)
+        states = [h]
+        for conv in self.convs:
+            h = torch.tanh(conv(h, data.edge_index))
+            states.append(h)
+        return states
+
+    def forward(self, data):
+        from torch_geometric.nn import global_mean_pool
+
+        return global_mean_pool(self.node_layers(data)[-1], data.batch)
+
+
+def regression_head(width=32):
+    """GENNAPE's ``post_proj`` (Linear, Linear, ReLU, Linear, Linear) + Linear(w, 1)."""
+    return nn.Sequential(
+        nn.Linear(width, width),
+        nn.Linear(width, width),
+        nn.ReLU(),
+        nn.Linear(width, width),
+        nn.Linear(width, width),
+        nn.Linear(width, 1),
+    )
+
+
+class FuzzyHeads(nn.Module):
+    """``n_heads`` regression heads combined by cluster membership."""
+
+    def __init__(self, n_heads, width=32):
+        super().__init__()
+        self.heads = nn.ModuleList(regression_head(width) for _ in range(n_heads))
+
+    def forward(self, z, membership):
+        outputs = torch.cat([head(z) for head in self.heads], 1)
+        return (outputs * membership).sum(1)
+
+
+class GraphRegressor(nn.Module):
+    """Encoder + membership-weighted heads, trained as one module."""
+
+    def __init__(self, n_heads, width=32, n_layers=6):
+        super().__init__()
+        self.encoder = CGEncoder(width, n_layers)
+        self.heads = FuzzyHeads(n_heads, width)
+        self.projection = nn.Sequential(
+            nn.Linear(width, width), nn.ReLU(), nn.Linear(width, width)
+        )
+
+    def forward(self, data, membership):
+        return self.heads(self.encoder(data), membership)
