@@ -4,7 +4,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-SCRIPTS = ["sgs_benchmark.py", "la3_benchmark.py", "mulco_benchmark.py"]
+SCRIPTS = [
+    "sgs_benchmark.py",
+    "la3_benchmark.py",
+    "mulco_benchmark.py",
+    "gennape_benchmark.py",
+]
 
 if __name__ == "__main__":
     here = Path(__file__).parent

@@ -11,6 +11,7 @@ DEMOS = [
     ("SGSConvClassifier", "sklearn_suite.conv._demo"),
     ("LabelAwareAugmenter", "sklearn_suite.augment._demo"),
     ("MulcoTagger", "sklearn_suite.ner._demo"),
+    ("GENNAPERegressor", "sklearn_suite.nas._demo"),
 ]
 
 

@@ -8,8 +8,10 @@ from sklearn_suite.nas._graph import (
     graph_flops,
     graph_summary,
     to_graph,
+    to_graphs,
     to_networkx,
 )
+from sklearn_suite.nas._plot import plot_predicted_vs_true
 from sklearn_suite.nas._proxies import count_params, jacov_score, synflow_score
 
 __all__ = [
@@ -20,7 +22,9 @@ __all__ = [
     "graph_flops",
     "graph_summary",
     "jacov_score",
+    "plot_predicted_vs_true",
     "synflow_score",
     "to_graph",
+    "to_graphs",
     "to_networkx",
 ]

@@ -20,13 +20,13 @@ from sklearn_suite.base import (
     torch_seeded,
 )
 from sklearn_suite.nas._fcm import fcm_memberships, fuzzy_cmeans
-from sklearn_suite.nas._graph import to_graph
+from sklearn_suite.nas._graph import to_graphs
 from sklearn_suite.nas._modules import GraphRegressor
 
 _GRAPH_FIELDS = ("x_op", "x_res", "x_kernel", "x_bias", "x_weighted", "edge_index")
 
 
-def check_graphs(X, input_shape, name="X"):
+def check_graphs(X, input_shape, name="X", n_jobs=None):
     """Turn a list of modules and/or computation graphs into a list of graphs."""
     from torch_geometric.data import Data
 
@@ -38,11 +38,14 @@ def check_graphs(X, input_shape, name="X"):
         )
     if len(X) == 0:
         raise ValueError(f"{name} is empty; at least one network is required.")
+    X = list(X)
+    modules = [i for i, item in enumerate(X) if isinstance(item, nn.Module)]
+    converted = to_graphs([X[i] for i in modules], input_shape, n_jobs)
+    for i, graph in zip(modules, converted):
+        X[i] = graph
     graphs = []
     for i, item in enumerate(X):
-        if isinstance(item, nn.Module):
-            item = to_graph(item, input_shape)
-        elif not isinstance(item, Data):
+        if not isinstance(item, Data):
             raise TypeError(
                 f"{name}[{i}] must be a torch.nn.Module or a computation graph; got "
                 f"{type(item).__name__}."
@@ -169,6 +172,8 @@ class GENNAPERegressor(
         :func:`sklearn_suite.datasets.load_digits_nas`).
     device : str, default="cpu"
         Torch device for training and inference.
+    n_jobs : int, default=None
+        Processes that trace modules given in ``X`` (joblib; None is 1).
     random_state : int, RandomState instance or None, default=None
         Seeds splits, initialisation, views and fuzzy c-means.
     verbose : int, default=0
@@ -231,6 +236,7 @@ class GENNAPERegressor(
         n_layers=6,
         input_shape=(1, 8, 8),
         device="cpu",
+        n_jobs=None,
         random_state=None,
         verbose=0,
     ):
@@ -253,6 +259,7 @@ class GENNAPERegressor(
         self.n_layers = n_layers
         self.input_shape = input_shape
         self.device = device
+        self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
 
@@ -336,14 +343,14 @@ class GENNAPERegressor(
         self : GENNAPERegressor
         """
         self._device = self._validate_params()
-        graphs = check_graphs(X, self.input_shape)
+        graphs = check_graphs(X, self.input_shape, n_jobs=self.n_jobs)
         y = check_targets(y, len(graphs))
         if len(graphs) < 2:
             raise ValueError("fit needs at least 2 labelled networks.")
         extra = (
             []
             if X_unlabeled is None
-            else check_graphs(X_unlabeled, self.input_shape, "X_unlabeled")
+            else check_graphs(X_unlabeled, self.input_shape, "X_unlabeled", self.n_jobs)
         )
         if self.n_clusters > len(graphs) + len(extra):
             raise ValueError(
@@ -471,7 +478,7 @@ class GENNAPERegressor(
     def _check_fitted_graphs(self, X):
         check_is_fitted(self, "module_")
         self._device = check_device(self.device)
-        return check_graphs(X, self.input_shape)
+        return check_graphs(X, self.input_shape, n_jobs=self.n_jobs)
 
     def transform(self, X):
         """Encoder embeddings of the networks.

@@ -223,8 +223,11 @@ def to_graph(module, input_shape, oov_threshold=0.1):
             f"cannot trace {name} with torch.fx: {type(exc).__name__}: {exc}. "
             "Data-dependent control flow (if/for on tensor values) is not traceable."
         ) from exc
-    was_training = module.training
-    module.eval()
+    # eval mode so batchnorm neither needs a batch nor updates its statistics;
+    # flipping the flags directly is much cheaper than the recursive .eval()
+    training = [m for m in module.modules() if m.training]
+    for m in training:
+        m.training = False
     try:
         with torch.no_grad():
             _ShapeRecorder(module, graph=graph).run(torch.zeros((1, *input_shape)))
@@ -234,7 +237,8 @@ def to_graph(module, input_shape, oov_threshold=0.1):
             f"{type(exc).__name__}: {exc}"
         ) from exc
     finally:
-        module.train(was_training)
+        for m in training:
+            m.training = True
     modules = dict(module.named_modules())
     return _build_data(graph, modules, input_shape, name, oov_threshold, Data)
 
@@ -324,6 +328,45 @@ def _build_data(graph, modules, input_shape, name, oov_threshold, data_cls):
         x_weighted=torch.from_numpy(np.isin(x_op, [OP_INDEX[w] for w in WEIGHTED_OPS])),
         edge_index=edge_index, num_nodes=n, oov_rate=torch.tensor([oov]),
     )  # fmt: skip
+
+
+def to_graphs(modules, input_shape, n_jobs=None):
+    """:func:`to_graph` over a list of modules, in parallel with joblib.
+
+    Parameters
+    ----------
+    modules : list of torch.nn.Module
+    input_shape : tuple of int
+        ``(C, H, W)`` of one input.
+    n_jobs : int, default=None
+        Worker processes (joblib's convention: None is 1, -1 all cores); runs on
+        any joblib backend, e.g. a Dask cluster via ``joblib.parallel_config``.
+
+    Returns
+    -------
+    graphs : list of torch_geometric.data.Data
+    """
+    from joblib import Parallel, delayed, effective_n_jobs
+
+    modules = list(modules)
+    n = effective_n_jobs(n_jobs)
+    if n == 1 or len(modules) < 2 * n:
+        return [to_graph(m, input_shape) for m in modules]
+    chunks = [modules[i::n] for i in range(n)]
+    parts = Parallel(n_jobs=n)(
+        delayed(_convert_chunk)(chunk, input_shape) for chunk in chunks
+    )
+    graphs = [None] * len(modules)
+    for i, part in enumerate(parts):
+        graphs[i::n] = part
+    return graphs
+
+
+def _convert_chunk(modules, input_shape):
+    import torch
+
+    torch.set_num_threads(1)
+    return [to_graph(m, input_shape) for m in modules]
 
 
 def graph_flops(graph):

@@ -172,3 +172,20 @@ def test_fuzzy_cmeans_recovers_separated_clusters():
     np.testing.assert_allclose(fcm_memberships(z, two), [[0.8, 0.2]])
     with pytest.raises(ValueError, match="fuzzifier"):
         fuzzy_cmeans(Z, 3, m=1.0)
+
+
+def test_fitted_weights_live_on_cpu_for_portable_pickles(nas_data):
+    graphs, y = nas_data
+    model = GENNAPERegressor(n_clusters=2, **SMALL).fit(graphs, y)
+    assert all(p.device.type == "cpu" for p in model.module_.parameters())
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_fit_and_predict_on_cuda_match_cpu_api(nas_data):
+    graphs, y = nas_data
+    model = GENNAPERegressor(n_clusters=2, device="cuda", **SMALL).fit(graphs, y)
+    pred = model.predict(graphs)
+    assert pred.shape == (24,) and np.isfinite(pred).all()
+    cpu = model.set_params(device="cpu").predict(graphs)
+    np.testing.assert_allclose(cpu, pred, rtol=1e-4, atol=1e-4)

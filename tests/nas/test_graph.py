@@ -12,6 +12,7 @@ from sklearn_suite.nas import (
     graph_flops,
     graph_summary,
     to_graph,
+    to_graphs,
     to_networkx,
 )
 from sklearn_suite.nas._graph import MAX_CHANNELS, MAX_HW
@@ -221,3 +222,23 @@ def test_every_family_converts_without_oov(family):
         # every node but the input has a parent: the graph is connected from input
         (inp,) = (g.x_op == VOCAB.index("input")).nonzero().ravel().tolist()
         assert set(g.edge_index[1].tolist()) == set(range(g.num_nodes)) - {inp}
+
+
+def test_to_graphs_in_parallel_equals_one_by_one():
+    nets = [build_network(s) for s in sample_specs("resnet", 6, random_state=0)]
+    serial = [to_graph(n, (1, 8, 8)) for n in nets]
+    parallel = to_graphs(nets, (1, 8, 8), n_jobs=2)
+    for a, b in zip(serial, parallel):
+        assert torch.equal(a.x_op, b.x_op) and torch.equal(a.edge_index, b.edge_index)
+        assert torch.equal(a.x_res, b.x_res)
+
+
+def test_tracing_leaves_train_mode_and_statistics_alone():
+    net = build_network(sample_specs("mbconv", 1, random_state=0)[0])
+    net.train()
+    net.features[1].eval()
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    to_graph(net, (1, 8, 8))
+    assert net.training and not net.features[1].training
+    for k, v in net.state_dict().items():
+        assert torch.equal(v, before[k])

@@ -1,0 +1,49 @@
+"""Predicted-versus-true pictures for performance predictors."""
+
+import numpy as np
+
+
+def plot_predicted_vs_true(y_true, y_pred, *, groups=None, title=None, ax=None):
+    """Scatter of predicted against true performance, one colour per group.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of shape (n,)
+    groups : array-like of shape (n,), default=None
+        A label per point (e.g. the network family); one colour each.
+    title : str, default=None
+    ax : matplotlib Axes, default=None
+        Draw into these axes; None makes a new figure.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from sklearn_suite.metrics import spearman_score
+
+    y_true, y_pred = np.asarray(y_true, float), np.asarray(y_pred, float)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.2, 4))
+    groups = np.asarray(["all"] * len(y_true) if groups is None else groups)
+    for group in dict.fromkeys(groups):
+        mask = groups == group
+        rho = spearman_score(y_true[mask], y_pred[mask]) if mask.sum() > 1 else 0.0
+        ax.scatter(
+            y_true[mask],
+            y_pred[mask],
+            s=8,
+            alpha=0.6,
+            label=f"{group} (Spearman {rho:.2f})",
+        )
+    ax.set_xlabel("true accuracy")
+    ax.set_ylabel("predicted accuracy")
+    ax.legend(fontsize=7)
+    if title:
+        ax.set_title(title, fontsize=9)
+    ax.figure.tight_layout()
+    return ax.figure
