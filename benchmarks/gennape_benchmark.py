@@ -366,7 +366,7 @@ def main():
         print(result["speed"])
     out = RESULTS / f"gennape.{args.tag}.json" if args.tag else path
     out.write_text(json.dumps(result, indent=1))
-    if not args.tag:
+    if not args.tag and "summary" in result:
         write_markdown(result)
 
 
