@@ -186,7 +186,7 @@ def run_baselines(fams):
     return out
 
 
-def run_speed(fams):
+def run_speed():
     data = load_digits_nas()
     nets = [build_network(s) for s in data.specs[:300]]
     to_graph(nets[0], data.input_shape)
@@ -362,7 +362,7 @@ def main():
             sizes={t: len(f["y"]) for t, f in fams.items()},
         )
     if "speed" in args.parts:
-        result["speed"] = run_speed(None)
+        result["speed"] = run_speed()
         print(result["speed"])
     out = RESULTS / f"gennape.{args.tag}.json" if args.tag else path
     out.write_text(json.dumps(result, indent=1))

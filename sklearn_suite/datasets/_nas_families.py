@@ -5,6 +5,8 @@ builder. Only the computation graph ever sees these networks: nothing downstream
 uses a family-specific encoding.
 """
 
+import json
+
 import numpy as np
 import torch
 from torch import nn
@@ -410,8 +412,6 @@ def sample_spec(family, rng):
 
 def sample_specs(family, n, random_state=0):
     """Draw ``n`` distinct random specs of ``family``."""
-    import json
-
     rng = np.random.default_rng(random_state)
     seen, specs = set(), []
     for _ in range(100 * n):

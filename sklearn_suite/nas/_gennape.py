@@ -389,6 +389,7 @@ class GENNAPERegressor(
                 self.batch_size,
                 rng,
                 "regression",
+                train_encoder=not self.encoder_frozen_,
             )
         self.module_.cpu()
         return self
@@ -417,10 +418,11 @@ class GENNAPERegressor(
             self.history_["cl_loss"].append(total / len(graphs))
 
     def _train_regression(
-        self, graphs, target, train, val, epochs, lr, batch_size, rng, desc
-    ):
-        """Train the heads (and the encoder unless it is frozen); keep the state of
-        the epoch with the lowest validation loss when there is a validation set."""
+        self, graphs, target, train, val, epochs, lr, batch_size, rng, desc,
+        train_encoder,
+    ):  # fmt: skip
+        """Train the heads (and the encoder with ``train_encoder``); keep the state
+        of the epoch with the lowest validation loss when there is a validation set."""
         model = self.module_.to(self._device)
         # memberships come from the embeddings before this stage (fixed during it)
         Z = self._embed(graphs).to(self._device)
@@ -428,20 +430,20 @@ class GENNAPERegressor(
             self._memberships(Z.cpu().numpy()), dtype=torch.float32, device=self._device
         )
         params = list(model.heads.parameters())
-        if not self.encoder_frozen_:
+        if train_encoder:
             params += list(model.encoder.parameters())
         target = target.to(self._device)
         opt = torch.optim.Adam(params, lr=lr)
 
         def predict_rows(idx, batch=None):
-            if self.encoder_frozen_:
+            if not train_encoder:
                 return model.heads(Z[idx], U[idx])
             return model(batch, U[idx])
 
         def run_rows(rows, batch_size, order, train_mode):
             model.train(train_mode)
             total = 0.0
-            if self.encoder_frozen_:
+            if not train_encoder:
                 chunks = (
                     (order[s : s + batch_size], None)
                     for s in range(0, len(order), batch_size)
@@ -557,8 +559,6 @@ class GENNAPERegressor(
         tuned._device = self._device
         target = torch.tensor((y - self.y_mean_) / self.y_scale_, dtype=torch.float32)
         rng = check_random_state(self.random_state)
-        frozen = tuned.encoder_frozen_
-        tuned.encoder_frozen_ = not train_encoder
         with torch_seeded(check_seed(rng), self._device):
             tuned._train_regression(
                 graphs,
@@ -570,7 +570,7 @@ class GENNAPERegressor(
                 self.finetune_batch_size,
                 rng,
                 "fine-tune",
+                train_encoder=train_encoder,
             )
-        tuned.encoder_frozen_ = frozen
         tuned.module_.cpu()
         return tuned

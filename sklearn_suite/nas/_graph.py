@@ -208,8 +208,6 @@ def to_graph(module, input_shape, oov_threshold=0.1):
         If the module cannot be traced or shape-propagated; the message names the
         module class and the reason.
     """
-    from torch_geometric.data import Data
-
     if not isinstance(module, nn.Module):
         raise TypeError(
             f"module must be a torch.nn.Module, got {type(module).__name__}"
@@ -240,10 +238,12 @@ def to_graph(module, input_shape, oov_threshold=0.1):
         for m in training:
             m.training = True
     modules = dict(module.named_modules())
-    return _build_data(graph, modules, input_shape, name, oov_threshold, Data)
+    return _build_data(graph, modules, input_shape, name, oov_threshold)
 
 
-def _build_data(graph, modules, input_shape, name, oov_threshold, data_cls):
+def _build_data(graph, modules, input_shape, name, oov_threshold):
+    from torch_geometric.data import Data
+
     labels, kept_parents = {}, {}
     for node in graph.nodes:
         label = _label(node, modules)
@@ -285,19 +285,8 @@ def _build_data(graph, modules, input_shape, name, oov_threshold, data_cls):
         hwc_in, hwc_out = _hwc(in_shape), _hwc(out_shape)
         hwc_in, hwc_out = hwc_in or hwc_out, hwc_out or hwc_in
         if hwc_in is not None:
-            x_res[i] = (
-                np.array(
-                    [
-                        hwc_in[0],
-                        hwc_out[0],
-                        hwc_in[1],
-                        hwc_out[1],
-                        hwc_in[2],
-                        hwc_out[2],
-                    ]
-                )
-                / scale
-            )
+            # (Hin, Hout, Win, Wout, Cin, Cout)
+            x_res[i] = np.ravel(list(zip(hwc_in, hwc_out))) / scale
         if labels[node] in WEIGHTED_OPS:
             k1, k2, has_bias, groups = _weight_info(node, modules)
             x_kernel[i] = k1, k2
@@ -321,7 +310,7 @@ def _build_data(graph, modules, input_shape, name, oov_threshold, data_cls):
             stacklevel=3,
         )
     edge_index = torch.tensor(edges, dtype=torch.long).reshape(-1, 2).t().contiguous()
-    return data_cls(
+    return Data(
         x_op=torch.from_numpy(x_op), x_res=torch.from_numpy(x_res),
         x_kernel=torch.from_numpy(x_kernel), x_bias=torch.from_numpy(x_bias),
         x_groups=torch.from_numpy(x_groups),
@@ -363,8 +352,6 @@ def to_graphs(modules, input_shape, n_jobs=None):
 
 
 def _convert_chunk(modules, input_shape):
-    import torch
-
     torch.set_num_threads(1)
     return [to_graph(m, input_shape) for m in modules]
 

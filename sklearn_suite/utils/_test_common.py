@@ -156,17 +156,15 @@ def _small_networks():
     return nets, np.linspace(40.0, 90.0, len(nets))
 
 
-class _Untraceable:
-    """Stands in for a module fx cannot trace (built lazily: torch is imported late)."""
+def _untraceable_module():
+    """A module fx cannot trace (defined here so torch is imported late)."""
+    from torch import nn
 
-    def __new__(cls):
-        from torch import nn
+    class Branchy(nn.Module):
+        def forward(self, x):
+            return x if x.sum() > 0 else -x
 
-        class Branchy(nn.Module):
-            def forward(self, x):
-                return x if x.sum() > 0 else -x
-
-        return Branchy()
+    return Branchy()
 
 
 def _gennape_bad_inputs():
@@ -178,7 +176,7 @@ def _gennape_bad_inputs():
         BadInput("NaN target", X, "NaN", y=np.r_[y[:-1], np.nan]),
         BadInput("too few targets", X, "different lengths", y=y[:-1]),
         BadInput("2-D targets", X, "1-D", y=y[:, None]),
-        BadInput("an untraceable module", [*X[:-1], _Untraceable()], "Branchy"),
+        BadInput("an untraceable module", [*X[:-1], _untraceable_module()], "Branchy"),
         BadInput("a non-network item", ["conv"], "must be", "predict"),
     ]
 
