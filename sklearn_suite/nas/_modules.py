@@ -101,3 +101,54 @@ class GraphRegressor(nn.Module):
 
     def forward(self, data, membership):
         return self.heads(self.encoder(data), membership)
+
+
+class KAdapter(nn.Module):
+    """AIO-P's K-Adapter: a GNN parallel to a frozen base encoder.
+
+    Adapter layer ``i`` reads ``concat(base layer-i node states, previous adapter
+    output)``; its first input is the base's raw node embedding. The adapter's
+    head reads ``concat(base graph embedding, adapter graph embedding)``.
+    """
+
+    def __init__(self, width=32, n_layers=6):
+        super().__init__()
+        from torch_geometric.nn import GraphConv
+
+        self.convs = nn.ModuleList(GraphConv(2 * width, width) for _ in range(n_layers))
+        self.head = nn.Sequential(nn.Linear(2 * width, width), *regression_head(width))
+
+    def forward(self, base_states, edge_index, batch):
+        """Graph embedding from the base's per-layer node states."""
+        from torch_geometric.nn import global_mean_pool
+
+        h = base_states[0]
+        for conv, base in zip(self.convs, base_states[1:], strict=True):
+            h = torch.tanh(conv(torch.cat([base, h], 1), edge_index))
+        return global_mean_pool(h, batch)
+
+
+class AdaptedRegressor(nn.Module):
+    """A base CG regressor plus any number of K-Adapters whose predictions average."""
+
+    def __init__(self, width=32, n_layers=6):
+        super().__init__()
+        self.encoder = CGEncoder(width, n_layers)
+        self.head = regression_head(width)
+        self.adapters = nn.ModuleList()
+
+    def forward(self, data, adapter=None):
+        """Predictions of the base alone (no adapters), of one adapter (index
+        ``adapter``, as while it is infused), or the mean over all adapters."""
+        from torch_geometric.nn import global_mean_pool
+
+        states = self.encoder.node_layers(data)
+        base = global_mean_pool(states[-1], data.batch)
+        if not len(self.adapters):
+            return self.head(base).squeeze(1)
+        chosen = self.adapters if adapter is None else [self.adapters[adapter]]
+        preds = [
+            a.head(torch.cat([base, a(states, data.edge_index, data.batch)], 1))
+            for a in chosen
+        ]
+        return torch.cat(preds, 1).mean(1)

@@ -54,6 +54,7 @@ EXPECTED_FAILED_CHECKS = {
             "sparse input tag is False, but this check runs regardless)"
         ),
     },
+    "AIOPRegressor": {},
     "GENNAPERegressor": {},
     "MulcoTagger": {},
     "SGSConvClassifier": {},
@@ -181,9 +182,27 @@ def _gennape_bad_inputs():
     ]
 
 
+def _aiop():
+    from sklearn_suite import AIOPRegressor
+
+    return AIOPRegressor(
+        epochs=2, adapter_epochs=2, batch_size=8, width=24, n_layers=2, random_state=0
+    )
+
+
+def _aiop_bad_inputs():
+    X, y = _small_networks()
+    return [
+        *_gennape_bad_inputs(),
+        BadInput("negative FLOPs", X, "non-negative", "predict", y=-np.ones(len(X))),
+        BadInput("FLOPs of another length", X, "one finite value", "predict", y=[1.0]),
+    ]
+
+
 def api_cases():
     """One :class:`ApiCase` per public estimator."""
     return [
+        ApiCase(_aiop(), _small_networks, _aiop_bad_inputs()),
         ApiCase(_gennape(), _small_networks, _gennape_bad_inputs()),
         ApiCase(_mulco(), _sentences, _mulco_bad_inputs()),
         ApiCase(_sgs(), _digit_images, _image_bad_inputs()),

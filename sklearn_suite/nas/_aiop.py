@@ -1,0 +1,507 @@
+"""AIOPRegressor: a CG performance predictor pretrained on one task, infused with
+other tasks' knowledge through K-Adapters, transferred to unseen tasks."""
+
+import copy
+import numbers
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin
+from sklearn.utils import check_random_state, check_scalar
+from sklearn.utils.validation import check_is_fitted
+from torch import nn
+from tqdm.auto import trange
+
+from sklearn_suite.base import (
+    TorchEstimatorMixin,
+    check_device,
+    check_seed,
+    torch_seeded,
+)
+from sklearn_suite.nas._gennape import check_graphs, check_targets
+from sklearn_suite.nas._graph import graph_flops
+from sklearn_suite.nas._modules import AdaptedRegressor, KAdapter
+
+TARGET_TRANSFORMS = ("none", "stand", "stand_flops")
+# AIO-P's ft_adapter 0..3
+FINETUNE_MODES = ("heads", "heads+base", "heads+base+adapters", "heads+adapters")
+
+
+def flops_factor(flops, unit=1e9):
+    """AIO-P's FLOPs divisor ``log10(flops / unit + 1) + 1`` (``unit=1e9``: GFLOPs)."""
+    return np.log10(np.asarray(flops, dtype=np.float64) / unit + 1) + 1
+
+
+class TargetScaler:
+    """AIO-P's label normalisation: none, standardisation, or standardisation of
+    ``y / flops_factor``; statistics from the samples given to :meth:`fit` only."""
+
+    def __init__(self, kind, flops_unit=1e9):
+        self.kind = kind
+        self.flops_unit = flops_unit
+
+    def _divide(self, y, flops):
+        if self.kind == "stand_flops":
+            return y / flops_factor(flops, self.flops_unit)
+        return y
+
+    def fit(self, y, flops):
+        z = self._divide(y, flops)
+        if self.kind == "none":
+            self.mean_, self.scale_ = 0.0, 1.0
+        else:
+            self.mean_, self.scale_ = float(z.mean()), float(z.std()) or 1.0
+        return self
+
+    def transform(self, y, flops):
+        return (self._divide(y, flops) - self.mean_) / self.scale_
+
+    def inverse_transform(self, z, flops):
+        y = z * self.scale_ + self.mean_
+        if self.kind == "stand_flops":
+            y = y * flops_factor(flops, self.flops_unit)
+        return y
+
+
+class AIOPRegressor(
+    TorchEstimatorMixin, TransformerMixin, RegressorMixin, BaseEstimator
+):
+    """AIO-P: an all-in-one performance predictor that transfers across tasks.
+
+    A computation-graph regressor (GENNAPE's node embedding, GraphConv layers with
+    tanh, mean readout, ``post_proj`` head) is pretrained on one task's labels
+    (:meth:`fit`). :meth:`infuse` then freezes it and adds one K-Adapter per further
+    task: a parallel GNN of the same depth whose layer ``i`` reads the base's layer
+    ``i`` node states, with its own head on the base and adapter graph embeddings,
+    trained on that task's labels (in AIO-P cheap pseudo-labels from a shared head).
+    With adapters, predictions are the mean over adapters. :meth:`fine_tune`
+    returns a copy adapted to a downstream task from a few labelled networks, whose
+    target statistics are taken from those samples only. Targets are scaled
+    (``target_transform``) and predictions come back in the task's own units.
+
+    Parameters
+    ----------
+    target_transform : {"none", "stand", "stand_flops"}, default="stand_flops"
+        ``"stand"`` standardises targets; ``"stand_flops"`` standardises
+        ``y / (log10(flops / flops_unit + 1) + 1)``; ``"none"`` trains on raw
+        values.
+    flops_unit : float, default=1e9
+        FLOPs unit of ``"stand_flops"`` (1e9: GFLOPs, as AIO-P). For networks of a
+        few MFLOPs the factor is ~1 and ``"stand_flops"`` is ``"stand"``; 1e6 keeps
+        the FLOPs term informative at that scale.
+    epochs : int, default=40
+        Pretraining epochs of the base.
+    adapter_epochs : int, default=40
+        Training epochs of each K-Adapter in :meth:`infuse`.
+    lr : float, default=1e-3
+        Adam learning rate of pretraining and infusion.
+    batch_size : int, default=32
+        Graphs per batch in pretraining and infusion.
+    validation_fraction : float, default=0.1
+        Share held out to pick the best epoch in pretraining and infusion (0 keeps
+        the last epoch).
+    finetune_mode : {"heads", "heads+base", "heads+base+adapters", \
+            "heads+adapters"}, default="heads"
+        Parameters :meth:`fine_tune` trains (AIO-P's ``ft_adapter`` 0-3): the
+        regression heads (the adapters' heads, or the base head without adapters),
+        plus the base GNN layers and/or the adapter GNN layers.
+    finetune_epochs : int, default=100
+        Epochs of :meth:`fine_tune`.
+    finetune_lr : float, default=1e-4
+        Adam learning rate of :meth:`fine_tune`.
+    finetune_batch_size : int, default=1
+        Batch size of :meth:`fine_tune`.
+    width : int, default=32
+        Node embedding and hidden width.
+    n_layers : int, default=6
+        GraphConv layers of the base and of each adapter.
+    input_shape : tuple of int, default=(1, 8, 8)
+        ``(C, H, W)`` used to trace modules given in ``X``.
+    device : str, default="cpu"
+        Torch device for training and inference.
+    n_jobs : int, default=None
+        Processes that trace modules given in ``X`` (joblib; None is 1).
+    random_state : int, RandomState instance or None, default=None
+        Seeds splits, initialisation and batch order.
+    verbose : int, default=0
+        1 shows a progress bar per stage.
+
+    Attributes
+    ----------
+    module_ : AdaptedRegressor
+        Base encoder and head plus the adapters (on CPU).
+    tasks_ : list of str
+        The infused tasks, one adapter each, in order.
+    task_ : str
+        The task whose units :meth:`predict` returns: ``"pretrain"`` after
+        :meth:`fit`, the last infused task, or ``"fine-tuned"``.
+    target_mean_, target_scale_ : float
+        Statistics of the scaled targets of ``task_`` (from its own samples).
+    history_ : dict
+        ``"train_loss"`` and ``"val_loss"`` per epoch of the last training stage.
+
+    Examples
+    --------
+    >>> from torch import nn
+    >>> from sklearn_suite import AIOPRegressor
+    >>> nets = [nn.Sequential(nn.Conv2d(1, c, k, padding=k // 2), nn.ReLU(),
+    ...                       nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, 10))
+    ...         for c in (4, 8, 16) for k in (1, 3, 5)]
+    >>> accuracy = [60 + 2 * i for i in range(9)]
+    >>> seg_pseudo = [40 + i for i in range(9)]
+    >>> model = AIOPRegressor(epochs=2, adapter_epochs=2, random_state=0)
+    >>> model = model.fit(nets, accuracy).infuse(nets, seg_pseudo, task="seg")
+    >>> tuned = model.fine_tune(nets[:4], [70, 71, 73, 72])
+    >>> tuned.predict(nets).shape, model.tasks_
+    ((9,), ['seg'])
+
+    References
+    ----------
+    .. [1] K. G. Mills et al., "AIO-P: Expanding Neural Performance Predictors
+       Beyond Image Classification", AAAI 2023, arXiv:2211.17228.
+    """
+
+    def __init__(
+        self,
+        target_transform="stand_flops",
+        flops_unit=1e9,
+        epochs=40,
+        adapter_epochs=40,
+        lr=1e-3,
+        batch_size=32,
+        validation_fraction=0.1,
+        finetune_mode="heads",
+        finetune_epochs=100,
+        finetune_lr=1e-4,
+        finetune_batch_size=1,
+        width=32,
+        n_layers=6,
+        input_shape=(1, 8, 8),
+        device="cpu",
+        n_jobs=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.target_transform = target_transform
+        self.flops_unit = flops_unit
+        self.epochs = epochs
+        self.adapter_epochs = adapter_epochs
+        self.lr = lr
+        self.batch_size = batch_size
+        self.validation_fraction = validation_fraction
+        self.finetune_mode = finetune_mode
+        self.finetune_epochs = finetune_epochs
+        self.finetune_lr = finetune_lr
+        self.finetune_batch_size = finetune_batch_size
+        self.width = width
+        self.n_layers = n_layers
+        self.input_shape = input_shape
+        self.device = device
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ checks
+    def _validate_params(self):
+        if self.target_transform not in TARGET_TRANSFORMS:
+            raise ValueError(
+                f"target_transform must be one of {TARGET_TRANSFORMS}; got "
+                f"{self.target_transform!r}."
+            )
+        if self.finetune_mode not in FINETUNE_MODES:
+            raise ValueError(
+                f"finetune_mode must be one of {FINETUNE_MODES}; got "
+                f"{self.finetune_mode!r}."
+            )
+        check_scalar(
+            self.flops_unit,
+            "flops_unit",
+            numbers.Real,
+            min_val=0,
+            include_boundaries="neither",
+        )
+        check_scalar(self.epochs, "epochs", numbers.Integral, min_val=1)
+        check_scalar(self.adapter_epochs, "adapter_epochs", numbers.Integral, min_val=1)
+        check_scalar(
+            self.finetune_epochs, "finetune_epochs", numbers.Integral, min_val=0
+        )
+        check_scalar(self.batch_size, "batch_size", numbers.Integral, min_val=1)
+        check_scalar(
+            self.finetune_batch_size, "finetune_batch_size", numbers.Integral, min_val=1
+        )
+        check_scalar(
+            self.validation_fraction,
+            "validation_fraction",
+            numbers.Real,
+            min_val=0,
+            max_val=1,
+            include_boundaries="left",
+        )
+        return check_device(self.device)
+
+    def _labelled(self, X, y, flops, name="X"):
+        graphs = check_graphs(X, self.input_shape, name, self.n_jobs)
+        y = check_targets(y, len(graphs))
+        return graphs, y, self._flops(graphs, flops)
+
+    def _flops(self, graphs, flops):
+        if flops is None:
+            return np.array([graph_flops(g) for g in graphs])
+        flops = np.asarray(flops, dtype=np.float64)
+        if flops.shape != (len(graphs),) or not np.all(np.isfinite(flops)):
+            raise ValueError(
+                f"flops must hold one finite value per network ({len(graphs)}); got "
+                f"shape {flops.shape}."
+            )
+        if np.any(flops < 0):
+            raise ValueError("flops must be non-negative.")
+        return flops
+
+    def _set_task(self, task, y, flops):
+        self.scaler_ = TargetScaler(self.target_transform, self.flops_unit).fit(
+            y, flops
+        )
+        self.task_ = task
+        self.target_mean_, self.target_scale_ = self.scaler_.mean_, self.scaler_.scale_
+        return torch.tensor(self.scaler_.transform(y, flops), dtype=torch.float32)
+
+    # ---------------------------------------------------------------- training
+    def _batches(self, graphs, batch_size, order):
+        from torch_geometric.data import Batch
+
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            yield idx, Batch.from_data_list([graphs[i] for i in idx]).to(self._device)
+
+    def _train(self, graphs, target, params, epochs, lr, batch_size, val_fraction,
+               rng, desc, adapter=None):  # fmt: skip
+        """Adam on ``params`` only (everything else stays as it is); keep the epoch
+        with the lowest validation loss when there is a validation split."""
+        model = self.module_.to(self._device)
+        n_val = min(int(round(val_fraction * len(graphs))), len(graphs) - 1)
+        order = rng.permutation(len(graphs))
+        val, train = order[:n_val], order[n_val:]
+        target = target.to(self._device)
+        # everything outside ``params`` is frozen (no gradients at all)
+        trainable = {id(p) for p in params}
+        for p in model.parameters():
+            p.requires_grad_(id(p) in trainable)
+        opt = torch.optim.Adam(params, lr=lr)
+        self.history_ = {"train_loss": [], "val_loss": []}
+
+        def run(rows, size, train_mode):
+            model.train(train_mode)
+            total = 0.0
+            for idx, batch in self._batches(graphs, size, rows):
+                with torch.set_grad_enabled(train_mode):
+                    loss = F.mse_loss(model(batch, adapter), target[idx])
+                if train_mode:
+                    opt.zero_grad()
+                    loss.backward()
+                    nn.utils.clip_grad_norm_(params, 5.0)
+                    opt.step()
+                total += loss.item() * len(idx)
+            return total / len(rows)
+
+        best, best_state = np.inf, None
+        for _ in trange(epochs, desc=desc, disable=not self.verbose):
+            self.history_["train_loss"].append(
+                run(rng.permutation(train), batch_size, True)
+            )
+            if len(val):
+                val_loss = run(val, 256, False)
+                self.history_["val_loss"].append(val_loss)
+                if val_loss < best:
+                    best, best_state = val_loss, copy.deepcopy(model.state_dict())
+        if best_state is not None:
+            model.load_state_dict(best_state)
+        for p in model.parameters():
+            p.requires_grad_(True)
+        model.eval().cpu()
+
+    def fit(self, X, y, flops=None):
+        """Pretrain the base predictor on one task (classification accuracy).
+
+        Parameters
+        ----------
+        X : list of torch.nn.Module or torch_geometric.data.Data
+            Networks (or their computation graphs).
+        y : array-like of shape (n_networks,)
+            Their performance on the pretraining task.
+        flops : array-like of shape (n_networks,), default=None
+            FLOPs for ``"stand_flops"``; None counts them on the graphs
+            (:func:`sklearn_suite.nas.graph_flops`).
+
+        Returns
+        -------
+        self : AIOPRegressor
+        """
+        self._device = self._validate_params()
+        graphs, y, flops = self._labelled(X, y, flops)
+        if len(graphs) < 2:
+            raise ValueError("fit needs at least 2 labelled networks.")
+        rng = check_random_state(self.random_state)
+        self._seed = check_seed(rng)
+        self.tasks_ = []
+        target = self._set_task("pretrain", y, flops)
+        with torch_seeded(self._seed, self._device):
+            self.module_ = AdaptedRegressor(self.width, self.n_layers)
+            params = [
+                *self.module_.encoder.parameters(),
+                *self.module_.head.parameters(),
+            ]
+            self._train(
+                graphs, target, params, self.epochs, self.lr, self.batch_size,
+                self.validation_fraction, rng, "pretrain",
+            )  # fmt: skip
+        return self
+
+    def infuse(self, X, y, task, flops=None):
+        """Add one K-Adapter trained on another task's labels; the base is frozen.
+
+        The adapter (a GNN reading the base's per-layer node states, with its own
+        head) is trained for ``adapter_epochs`` on ``y``, scaled with statistics of
+        ``y`` itself. Afterwards :meth:`predict` averages every adapter's
+        prediction and returns values in ``task``'s units.
+
+        Parameters
+        ----------
+        X : list of torch.nn.Module or torch_geometric.data.Data
+        y : array-like of shape (n_networks,)
+            The task's labels, in AIO-P pseudo-labels from a shared head.
+        task : str
+            Name of the task (one adapter per task).
+        flops : array-like of shape (n_networks,), default=None
+
+        Returns
+        -------
+        self : AIOPRegressor
+        """
+        check_is_fitted(self, "module_")
+        self._device = self._validate_params()
+        if not isinstance(task, str) or not task:
+            raise ValueError(f"task must be a non-empty str; got {task!r}.")
+        if task in self.tasks_:
+            raise ValueError(f"task {task!r} already has an adapter: {self.tasks_}.")
+        graphs, y, flops = self._labelled(X, y, flops)
+        rng = check_random_state(self._seed + len(self.tasks_) + 1)
+        target = self._set_task(task, y, flops)
+        with torch_seeded(self._seed + len(self.tasks_) + 1, self._device):
+            adapter = KAdapter(self.width, self.n_layers)
+            self.module_.adapters.append(adapter)
+            self.tasks_.append(task)
+            self._train(
+                graphs, target, list(adapter.parameters()), self.adapter_epochs,
+                self.lr, self.batch_size, self.validation_fraction, rng,
+                f"infuse {task}", adapter=len(self.tasks_) - 1,
+            )  # fmt: skip
+        return self
+
+    def _finetune_params(self, mode):
+        model = self.module_
+        adapters = list(model.adapters)
+        if adapters:
+            params = [p for a in adapters for p in a.head.parameters()]
+        else:
+            params = list(model.head.parameters())
+        if mode in ("heads+base", "heads+base+adapters"):
+            params += list(model.encoder.convs.parameters())
+        if mode in ("heads+base+adapters", "heads+adapters"):
+            params += [p for a in adapters for p in a.convs.parameters()]
+        return params
+
+    def fine_tune(self, X, y, flops=None, mode=None):
+        """Return a copy fine-tuned on a few labelled networks of a downstream task.
+
+        The copy's target statistics come from these samples only (AIO-P's k
+        fine-tuning samples); then the parameters of ``mode`` train for
+        ``finetune_epochs`` epochs (0 only recalibrates the statistics: the
+        zero-shot predictor in the task's units). This estimator is not modified.
+
+        Parameters
+        ----------
+        X : list of torch.nn.Module or torch_geometric.data.Data
+        y : array-like of shape (n_networks,)
+            Ground-truth performance on the downstream task.
+        flops : array-like of shape (n_networks,), default=None
+        mode : str, default=None
+            One of ``FINETUNE_MODES``; None uses ``finetune_mode``.
+
+        Returns
+        -------
+        model : AIOPRegressor
+            A new fitted estimator whose ``task_`` is ``"fine-tuned"``.
+        """
+        check_is_fitted(self, "module_")
+        self._device = self._validate_params()
+        mode = self.finetune_mode if mode is None else mode
+        if mode not in FINETUNE_MODES:
+            raise ValueError(f"mode must be one of {FINETUNE_MODES}; got {mode!r}.")
+        graphs, y, flops = self._labelled(X, y, flops)
+        tuned = copy.deepcopy(self)
+        target = tuned._set_task("fine-tuned", y, flops)
+        if self.finetune_epochs:
+            rng = check_random_state(self._seed)
+            with torch_seeded(self._seed, self._device):
+                tuned._train(
+                    graphs, target, tuned._finetune_params(mode),
+                    self.finetune_epochs, self.finetune_lr,
+                    self.finetune_batch_size, 0.0, rng, "fine-tune",
+                )  # fmt: skip
+        return tuned
+
+    # --------------------------------------------------------------- predict
+    def _check_fitted_graphs(self, X):
+        check_is_fitted(self, "module_")
+        self._device = check_device(self.device)
+        return check_graphs(X, self.input_shape, n_jobs=self.n_jobs)
+
+    def predict(self, X, flops=None):
+        """Predicted performance on ``task_``, in that task's units.
+
+        Parameters
+        ----------
+        X : list of torch.nn.Module or torch_geometric.data.Data
+        flops : array-like of shape (n_networks,), default=None
+            Used by ``"stand_flops"``; None counts them on the graphs.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_networks,)
+        """
+        graphs = self._check_fitted_graphs(X)
+        flops = self._flops(graphs, flops)
+        model = self.module_.to(self._device).eval()
+        with torch.no_grad():
+            z = torch.cat(
+                [
+                    model(batch).cpu()
+                    for _, batch in self._batches(graphs, 256, np.arange(len(graphs)))
+                ]
+            )
+        model.cpu()
+        return self.scaler_.inverse_transform(z.numpy().astype(np.float64), flops)
+
+    def transform(self, X):
+        """Graph embeddings of the frozen base encoder.
+
+        Parameters
+        ----------
+        X : list of torch.nn.Module or torch_geometric.data.Data
+
+        Returns
+        -------
+        Z : ndarray of shape (n_networks, width)
+        """
+        graphs = self._check_fitted_graphs(X)
+        encoder = self.module_.encoder.to(self._device).eval()
+        with torch.no_grad():
+            Z = torch.cat(
+                [
+                    encoder(batch).cpu()
+                    for _, batch in self._batches(graphs, 256, np.arange(len(graphs)))
+                ]
+            )
+        self.module_.cpu()
+        return Z.numpy()
