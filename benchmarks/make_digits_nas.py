@@ -48,7 +48,15 @@ def digits_split():
 
 
 def train_once(spec, data, seed):
-    X_train, y_train, X_test, y_test = data
+    net = train_classifier(spec, data, seed)
+    X_test, y_test = data[2:]
+    with torch.no_grad():
+        return float((net(X_test).argmax(1) == y_test).float().mean())
+
+
+def train_classifier(spec, data, seed):
+    """The network trained on digit classification, returned in eval mode."""
+    X_train, y_train = data[:2]
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     net = build_network(spec)
@@ -64,9 +72,7 @@ def train_once(spec, data, seed):
             opt.zero_grad()
             F.cross_entropy(net(xb), y_train[idx]).backward()
             opt.step()
-    net.eval()
-    with torch.no_grad():
-        return float((net(X_test).argmax(1) == y_test).float().mean())
+    return net.eval()
 
 
 def read_work():

@@ -1,5 +1,11 @@
 """Datasets the library makes itself or reads from installed packages."""
 
+from sklearn_suite.datasets._digits_multitask import (
+    KEYPOINT_NAMES,
+    ink_keypoints,
+    load_digits_multitask,
+    make_ink_tasks,
+)
 from sklearn_suite.datasets._digits_nas import (
     ANALOG_NB201_OPS,
     load_digits_nas,
@@ -12,7 +18,11 @@ from sklearn_suite.datasets._shapes import make_orientation_shapes
 
 __all__ = [
     "ANALOG_NB201_OPS",
+    "KEYPOINT_NAMES",
     "build_network",
+    "ink_keypoints",
+    "load_digits_multitask",
+    "make_ink_tasks",
     "load_digits_nas",
     "read_nb201_analog",
     "load_digit_images",

@@ -1,5 +1,6 @@
 """Metrics shared by the library's estimators."""
 
+from sklearn_suite.metrics._dense import mean_iou_score, pck_score
 from sklearn_suite.metrics._ranking import (
     kendall_score,
     kendall_scorer,
@@ -17,6 +18,8 @@ from sklearn_suite.metrics._spans import (
 __all__ = [
     "inner_entity_recall",
     "kendall_score",
+    "mean_iou_score",
+    "pck_score",
     "kendall_scorer",
     "ndcg_at_10_scorer",
     "ndcg_score_at_k",
