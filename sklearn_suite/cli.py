@@ -12,6 +12,7 @@ DEMOS = [
     ("LabelAwareAugmenter", "sklearn_suite.augment._demo"),
     ("MulcoTagger", "sklearn_suite.ner._demo"),
     ("GENNAPERegressor", "sklearn_suite.nas._demo"),
+    ("AIOPRegressor", "sklearn_suite.nas._demo:run_aiop_demo"),
 ]
 
 
@@ -46,7 +47,8 @@ def demo(output_dir="sklearn-suite-demo", quick=False, random_state=0, only=None
     rows = []
     for _, module in tqdm(demos, desc="demo", unit="estimator"):
         start = time.perf_counter()
-        run = importlib.import_module(module).run_demo
+        module, _, function = module.partition(":")
+        run = getattr(importlib.import_module(module), function or "run_demo")
         row = run(output_dir, quick=quick, random_state=random_state, verbose=1)
         row["seconds"] = time.perf_counter() - start
         rows.append(row)

@@ -3,7 +3,9 @@
 import numpy as np
 
 
-def plot_predicted_vs_true(y_true, y_pred, *, groups=None, title=None, ax=None):
+def plot_predicted_vs_true(
+    y_true, y_pred, *, groups=None, title=None, metric="accuracy", ax=None
+):
     """Scatter of predicted against true performance, one colour per group.
 
     Parameters
@@ -12,6 +14,8 @@ def plot_predicted_vs_true(y_true, y_pred, *, groups=None, title=None, ax=None):
     groups : array-like of shape (n,), default=None
         A label per point (e.g. the network family); one colour each.
     title : str, default=None
+    metric : str, default="accuracy"
+        Name of the performance measure, for the axis labels.
     ax : matplotlib Axes, default=None
         Draw into these axes; None makes a new figure.
 
@@ -40,8 +44,8 @@ def plot_predicted_vs_true(y_true, y_pred, *, groups=None, title=None, ax=None):
             alpha=0.6,
             label=f"{group} (Spearman {rho:.2f})",
         )
-    ax.set_xlabel("true accuracy")
-    ax.set_ylabel("predicted accuracy")
+    ax.set_xlabel(f"true {metric}")
+    ax.set_ylabel(f"predicted {metric}")
     ax.legend(fontsize=7)
     if title:
         ax.set_title(title, fontsize=9)

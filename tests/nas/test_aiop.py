@@ -217,3 +217,21 @@ def test_infusion_is_deterministic(tasks):
         for _ in range(2)
     ]
     np.testing.assert_array_equal(*preds)
+
+
+def test_fitted_weights_live_on_cpu(infused):
+    assert all(p.device.type == "cpu" for p in infused[1].module_.parameters())
+    assert all(p.requires_grad for p in infused[1].module_.parameters())
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_fit_infuse_fine_tune_on_cuda(tasks):
+    graphs, pretrain, pseudo, downstream = tasks
+    model = AIOPRegressor(device="cuda", **SMALL).fit(graphs, pretrain)
+    model.infuse(graphs, pseudo, task="seg")
+    tuned = model.fine_tune(graphs[:6], downstream[:6], mode="heads+base+adapters")
+    pred = tuned.predict(graphs)
+    assert pred.shape == (len(graphs),) and np.isfinite(pred).all()
+    cpu = tuned.set_params(device="cpu").predict(graphs)
+    np.testing.assert_allclose(cpu, pred, rtol=1e-4, atol=1e-4)
