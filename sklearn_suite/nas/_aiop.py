@@ -19,7 +19,7 @@ from sklearn_suite.base import (
     check_seed,
     torch_seeded,
 )
-from sklearn_suite.nas._gennape import check_graphs, check_targets
+from sklearn_suite.nas._gennape import GraphInputMixin, check_graphs, check_targets
 from sklearn_suite.nas._graph import graph_flops
 from sklearn_suite.nas._modules import AdaptedRegressor, KAdapter
 
@@ -65,7 +65,11 @@ class TargetScaler:
 
 
 class AIOPRegressor(
-    TorchEstimatorMixin, TransformerMixin, RegressorMixin, BaseEstimator
+    GraphInputMixin,
+    TorchEstimatorMixin,
+    TransformerMixin,
+    RegressorMixin,
+    BaseEstimator,
 ):
     """AIO-P: an all-in-one performance predictor that transfers across tasks.
 
@@ -267,13 +271,6 @@ class AIOPRegressor(
         return torch.tensor(self.scaler_.transform(y, flops), dtype=torch.float32)
 
     # ---------------------------------------------------------------- training
-    def _batches(self, graphs, batch_size, order):
-        from torch_geometric.data import Batch
-
-        for start in range(0, len(order), batch_size):
-            idx = order[start : start + batch_size]
-            yield idx, Batch.from_data_list([graphs[i] for i in idx]).to(self._device)
-
     def _train(self, graphs, target, params, epochs, lr, batch_size, val_fraction,
                rng, desc, adapter=None):  # fmt: skip
         """Adam on ``params`` only (everything else stays as it is); keep the epoch
@@ -452,11 +449,6 @@ class AIOPRegressor(
         return tuned
 
     # --------------------------------------------------------------- predict
-    def _check_fitted_graphs(self, X):
-        check_is_fitted(self, "module_")
-        self._device = check_device(self.device)
-        return check_graphs(X, self.input_shape, n_jobs=self.n_jobs)
-
     def predict(self, X, flops=None):
         """Predicted performance on ``task_``, in that task's units.
 
@@ -475,10 +467,7 @@ class AIOPRegressor(
         model = self.module_.to(self._device).eval()
         with torch.no_grad():
             z = torch.cat(
-                [
-                    model(batch).cpu()
-                    for _, batch in self._batches(graphs, 256, np.arange(len(graphs)))
-                ]
+                [model(batch).cpu() for _, batch in self._batches(graphs, 256)]
             )
         model.cpu()
         return self.scaler_.inverse_transform(z.numpy().astype(np.float64), flops)
@@ -498,10 +487,7 @@ class AIOPRegressor(
         encoder = self.module_.encoder.to(self._device).eval()
         with torch.no_grad():
             Z = torch.cat(
-                [
-                    encoder(batch).cpu()
-                    for _, batch in self._batches(graphs, 256, np.arange(len(graphs)))
-                ]
+                [encoder(batch).cpu() for _, batch in self._batches(graphs, 256)]
             )
         self.module_.cpu()
         return Z.numpy()

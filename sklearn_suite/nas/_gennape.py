@@ -113,8 +113,29 @@ def nt_xent(z1, z2, temperature):
     return F.cross_entropy(sim, target)
 
 
+class GraphInputMixin:
+    """Batching and input checks shared by the computation-graph predictors."""
+
+    def _batches(self, graphs, batch_size, order=None):
+        from torch_geometric.data import Batch
+
+        order = np.arange(len(graphs)) if order is None else order
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            yield idx, Batch.from_data_list([graphs[i] for i in idx]).to(self._device)
+
+    def _check_fitted_graphs(self, X):
+        check_is_fitted(self, "module_")
+        self._device = check_device(self.device)
+        return check_graphs(X, self.input_shape, n_jobs=self.n_jobs)
+
+
 class GENNAPERegressor(
-    TorchEstimatorMixin, TransformerMixin, RegressorMixin, BaseEstimator
+    GraphInputMixin,
+    TorchEstimatorMixin,
+    TransformerMixin,
+    RegressorMixin,
+    BaseEstimator,
 ):
     """GENNAPE: a performance predictor for any CNN, from its computation graph.
 
@@ -298,15 +319,7 @@ class GENNAPERegressor(
             )
         return check_device(self.device)
 
-    # ---------------------------------------------------------------- batching
-    def _batches(self, graphs, batch_size, order=None):
-        from torch_geometric.data import Batch
-
-        order = np.arange(len(graphs)) if order is None else order
-        for start in range(0, len(order), batch_size):
-            idx = order[start : start + batch_size]
-            yield idx, Batch.from_data_list([graphs[i] for i in idx]).to(self._device)
-
+    # -------------------------------------------------------------- embedding
     def _embed(self, graphs):
         encoder = self.module_.encoder.to(self._device).eval()
         with torch.no_grad():
@@ -477,11 +490,6 @@ class GENNAPERegressor(
         model.eval()
 
     # --------------------------------------------------------------- predict
-    def _check_fitted_graphs(self, X):
-        check_is_fitted(self, "module_")
-        self._device = check_device(self.device)
-        return check_graphs(X, self.input_shape, n_jobs=self.n_jobs)
-
     def transform(self, X):
         """Encoder embeddings of the networks.
 
