@@ -9,6 +9,7 @@ SCRIPTS = [
     "la3_benchmark.py",
     "mulco_benchmark.py",
     "gennape_benchmark.py",
+    "aiop_benchmark.py",
 ]
 
 if __name__ == "__main__":
