@@ -1,5 +1,6 @@
 """Datasets the library makes itself or reads from installed packages."""
 
+from sklearn_suite.datasets._cross_domain import make_cross_domain_interactions
 from sklearn_suite.datasets._digits_multitask import (
     KEYPOINT_NAMES,
     ink_keypoints,
@@ -22,6 +23,7 @@ __all__ = [
     "build_network",
     "ink_keypoints",
     "load_digits_multitask",
+    "make_cross_domain_interactions",
     "make_ink_tasks",
     "load_digits_nas",
     "read_nb201_analog",

@@ -9,6 +9,7 @@ from sklearn_suite.metrics._ranking import (
     spearman_score,
     spearman_scorer,
 )
+from sklearn_suite.metrics._recommend import ndcg_at_k, precision_at_k, recall_at_k
 from sklearn_suite.metrics._spans import (
     inner_entity_recall,
     span_f1_score,
@@ -19,6 +20,9 @@ __all__ = [
     "inner_entity_recall",
     "kendall_score",
     "mean_iou_score",
+    "ndcg_at_k",
+    "precision_at_k",
+    "recall_at_k",
     "pck_score",
     "kendall_scorer",
     "ndcg_at_10_scorer",

@@ -1,0 +1,5 @@
+"""Cross-domain recommenders: CAT-ART."""
+
+from sklearn_suite.recommend._catart import CATARTRecommender
+
+__all__ = ["CATARTRecommender"]

@@ -1,0 +1,573 @@
+"""CATARTRecommender: multi-target cross-domain recommendation with a contrastive
+autoencoder (CAT) and attention-based representation transfer (ART)."""
+
+import copy
+import numbers
+import warnings
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state, check_scalar
+from sklearn.utils.validation import check_is_fitted
+from tqdm.auto import tqdm
+
+from sklearn_suite.base import (
+    TorchEstimatorMixin,
+    check_device,
+    check_seed,
+    torch_seeded,
+)
+from sklearn_suite.metrics import ndcg_at_k
+from sklearn_suite.recommend._base import (
+    InteractionIndex,
+    NegativeSampler,
+    bpr_loss,
+    check_interactions,
+    top_k_items,
+)
+from sklearn_suite.recommend._modules import (
+    BPRMF,
+    KNOWLEDGE,
+    AttentiveTransfer,
+    ContrastiveAutoencoder,
+)
+
+
+class CATARTRecommender(TorchEstimatorMixin, BaseEstimator):
+    """CAT-ART: one global user representation for all domains, transferred to
+    each target domain by attention.
+
+    1. Per domain, BPR matrix factorisation with global user ids.
+    2. CAT: an MLP autoencoder over each user's concatenated, frozen MF
+       embeddings, trained on the original view and a view with one random
+       domain replaced by a learnable mask vector: symmetric InfoNCE between the
+       two views of the same user (in-batch negatives, ``temperature``) plus the
+       reconstruction of the unmasked input from each view, weighted
+       ``loss_weights``. Domains where a user has no interaction hold a learnable
+       pad vector and are left out of the reconstruction loss.
+    3. ART, one per target domain, all sharing the frozen CAT encoder: the user's
+       target-domain embedding queries single-head attention over linearly
+       adapted source-domain embeddings (absent domains masked); the user vector
+       is target + attention + Linear(CAT embedding), trained with BPR. The MF
+       user embeddings of every domain stay frozen (the paper's text; its code
+       also fine-tunes the source tables); item embeddings start from MF and
+       train.
+
+    Parameters
+    ----------
+    n_factors : int, default=64
+        Embedding width of MF, CAT and ART.
+    temperature : float, default=0.1
+        InfoNCE temperature of CAT.
+    loss_weights : tuple of 3 float, default=(0.2, 0.4, 0.4)
+        Weights of the contrastive loss, the reconstruction from the original view
+        and the reconstruction from the masked view. ``(0, 1, 0)`` is the
+        reconstruction-only CAT.
+    knowledge : {"both", "d_sp", "d_in", "none", "concat_target", "concat_all"}, \
+            default="both"
+        What ART adds to the target embedding: attention and global (the method),
+        attention only, global only, nothing (single-domain MF), or the
+        concatenation baselines ``target + Linear(concat sources)`` and
+        ``Linear(concat all domains)``.
+    mf_epochs, cat_epochs, art_epochs : int, default=30
+        Maximum epochs of each stage (early stopping on validation loss).
+    lr : float, default=1e-3
+        Adam learning rate of every stage.
+    batch_size : int, default=2048
+    l2 : float, default=1e-4
+        L2 weight on the MF embeddings of a batch (divided by the batch size).
+    patience : int, default=2
+        Epochs without validation improvement before a stage stops.
+    dropout : float, default=0.1
+        Attention dropout of ART.
+    eval_batch_size : int, default=1024
+        Users scored at once when ranking all items (bounds memory).
+    device : str, default="cpu"
+    random_state : int, RandomState instance or None, default=None
+    verbose : int, default=0
+        1 shows progress bars.
+
+    Attributes
+    ----------
+    users_ : pandas.Index
+        Known users.
+    domains_ : list
+        Domains, in order of first appearance.
+    items_ : dict
+        Domain -> pandas.Index of its items.
+    mf_ : list of BPRMF
+    cat_ : ContrastiveAutoencoder
+    art_ : list of AttentiveTransfer
+        One per domain.
+    history_ : dict
+        Validation losses per stage (``"mf"`` per domain, ``"cat"``, ``"art"``).
+
+    Notes
+    -----
+    Cold start: users unknown at ``fit`` get the domain's most popular unseen
+    items from :meth:`recommend` (score NaN), NaN from :meth:`predict` and NaN
+    rows from :meth:`transform`; unknown items score NaN. A known user absent
+    from the target domain is represented by zero target embedding plus what ART
+    transfers from the other domains.
+
+    Examples
+    --------
+    >>> from sklearn_suite.datasets import make_cross_domain_interactions
+    >>> from sklearn_suite.recommend import CATARTRecommender
+    >>> data = make_cross_domain_interactions(n_users=150, random_state=0)
+    >>> model = CATARTRecommender(n_factors=8, mf_epochs=2, cat_epochs=2,
+    ...                           art_epochs=2, random_state=0).fit(data.train)
+    >>> model.recommend([0, 1], domain=2, k=3).shape
+    (6, 4)
+    """
+
+    def __init__(
+        self,
+        n_factors=64,
+        temperature=0.1,
+        loss_weights=(0.2, 0.4, 0.4),
+        knowledge="both",
+        mf_epochs=30,
+        cat_epochs=30,
+        art_epochs=30,
+        lr=1e-3,
+        batch_size=2048,
+        l2=1e-4,
+        patience=2,
+        dropout=0.1,
+        eval_batch_size=1024,
+        device="cpu",
+        random_state=None,
+        verbose=0,
+    ):
+        self.n_factors = n_factors
+        self.temperature = temperature
+        self.loss_weights = loss_weights
+        self.knowledge = knowledge
+        self.mf_epochs = mf_epochs
+        self.cat_epochs = cat_epochs
+        self.art_epochs = art_epochs
+        self.lr = lr
+        self.batch_size = batch_size
+        self.l2 = l2
+        self.patience = patience
+        self.dropout = dropout
+        self.eval_batch_size = eval_batch_size
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ checks
+    def _validate_params(self):
+        check_scalar(self.n_factors, "n_factors", numbers.Integral, min_val=1)
+        check_scalar(
+            self.temperature, "temperature", numbers.Real, min_val=0,
+            include_boundaries="neither",
+        )  # fmt: skip
+        if len(self.loss_weights) != 3 or min(self.loss_weights) < 0:
+            raise ValueError(
+                "loss_weights must be 3 non-negative weights (contrastive, "
+                f"reconstruction of the original, of the masked view); got "
+                f"{self.loss_weights!r}."
+            )
+        if self.knowledge not in KNOWLEDGE:
+            raise ValueError(
+                f"knowledge must be one of {KNOWLEDGE}; got {self.knowledge!r}."
+            )
+        for name in ("mf_epochs", "cat_epochs", "art_epochs", "patience"):
+            check_scalar(getattr(self, name), name, numbers.Integral, min_val=1)
+        check_scalar(self.batch_size, "batch_size", numbers.Integral, min_val=2)
+        return check_device(self.device)
+
+    # ---------------------------------------------------------------- training
+    def _train(self, modules, params, score, train, valid, n_items, sampler, rng,
+               epochs, desc, penalty=None):  # fmt: skip
+        """BPR with one uniform unseen negative per positive; early stopping on
+        the validation BPR loss (negatives drawn once), best state restored."""
+        opt = torch.optim.Adam(params, lr=self.lr)
+        dev = self._device
+        u_val, i_val = valid
+        j_val = sampler.sample(u_val, rng) if len(u_val) else None
+        best, best_state, bad, losses = np.inf, None, 0, []
+        for _ in tqdm(range(epochs), desc=desc, disable=not self.verbose):
+            for m in modules:
+                m.train()
+            order = rng.permutation(len(train[0]))
+            for start in range(0, len(order), self.batch_size):
+                idx = order[start : start + self.batch_size]
+                u, i = train[0][idx], train[1][idx]
+                j = sampler.sample(u, rng)
+                u_t, i_t, j_t = (torch.as_tensor(a, device=dev) for a in (u, i, j))
+                loss = bpr_loss(score(u_t, i_t), score(u_t, j_t))
+                if penalty is not None:
+                    loss = loss + penalty(u_t, i_t, j_t)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            if j_val is None:
+                continue
+            for m in modules:
+                m.eval()
+            with torch.no_grad():
+                val = 0.0
+                for start in range(0, len(u_val), 8192):
+                    sl = slice(start, start + 8192)
+                    u_t, i_t, j_t = (
+                        torch.as_tensor(a[sl], device=dev)
+                        for a in (u_val, i_val, j_val)
+                    )
+                    val += bpr_loss(score(u_t, i_t), score(u_t, j_t)).item() * len(u_t)
+            losses.append(val / len(u_val))
+            if losses[-1] < best - 1e-6:
+                best, bad = losses[-1], 0
+                best_state = [copy.deepcopy(m.state_dict()) for m in modules]
+            else:
+                bad += 1
+                if bad >= self.patience:
+                    break
+        if best_state is not None:
+            for m, state in zip(modules, best_state):
+                m.load_state_dict(state)
+        for m in modules:
+            m.eval()
+        return losses
+
+    def _split_domain(self, codes, valid_codes, d):
+        u, i, dom = codes
+        rows = dom == d
+        vu, vi, vd = valid_codes
+        vrows = (vd == d) & (vu >= 0) & (vi >= 0)
+        return (u[rows], i[rows]), (vu[vrows], vi[vrows])
+
+    def fit(self, X, y=None, X_valid=None):
+        """Fit MF per domain, then CAT, then one ART per domain.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Training interactions, columns ``user``, ``item``, ``domain`` (any
+            hashable ids; items are scoped by domain).
+        y : None
+            Ignored.
+        X_valid : pandas.DataFrame, default=None
+            Validation interactions for early stopping; None holds out 10% of each
+            domain's training interactions at random.
+
+        Returns
+        -------
+        self : CATARTRecommender
+        """
+        self._device = self._validate_params()
+        X = check_interactions(X)
+        if isinstance(X["domain"].dtype, pd.CategoricalDtype):
+            empty = sorted(set(X["domain"].cat.categories) - set(X["domain"]))
+            if empty:
+                raise ValueError(f"domains {empty} have no interactions.")
+        rng = check_random_state(self.random_state)
+        seed = check_seed(rng)
+        if X_valid is None:
+            held = rng.random(len(X)) < 0.1
+            X, X_valid = X[~held].reset_index(drop=True), X[held]
+        else:
+            X_valid = check_interactions(X_valid, name="X_valid")
+        index = InteractionIndex().fit(X)
+        self.users_, self.domains_, self.items_ = (
+            index.users_, index.domains_, index.items_,
+        )  # fmt: skip
+        self._index = index
+        codes = index.encode(X)
+        known = X_valid["domain"].isin(self.domains_)
+        valid_codes = index.encode(X_valid[known])
+        n_users, n_domains, dim = len(self.users_), len(self.domains_), self.n_factors
+        self._seen = self._seen_lists(codes)
+        counts = [
+            np.bincount(codes[1][codes[2] == d], minlength=len(self.items_[dom]))
+            for d, dom in enumerate(self.domains_)
+        ]
+        self._popular = [np.argsort(-c, kind="stable") for c in counts]
+        self.history_ = {"mf": [], "cat": [], "art": []}
+        with torch_seeded(seed, self._device):
+            # 1. single-domain BPR-MF
+            self.mf_, samplers = [], []
+            for d, dom in enumerate(self.domains_):
+                train, valid = self._split_domain(codes, valid_codes, d)
+                mf = BPRMF(n_users, len(self.items_[dom]), dim).to(self._device)
+                sampler = NegativeSampler(*train, len(self.items_[dom]))
+
+                def penalty(u, i, j, mf=mf):
+                    reg = mf.users(u).pow(2).sum() + mf.items(i).pow(2).sum()
+                    return self.l2 * (reg + mf.items(j).pow(2).sum()) / len(u)
+
+                self.history_["mf"].append(
+                    self._train(
+                        [mf],
+                        list(mf.parameters()),
+                        mf,
+                        train,
+                        valid,
+                        len(self.items_[dom]),
+                        sampler,
+                        rng,
+                        self.mf_epochs,
+                        f"MF {dom}",
+                        penalty,
+                    )  # fmt: skip
+                )
+                self.mf_.append(mf.cpu())
+                samplers.append(sampler)
+            present = torch.zeros(n_users, n_domains, dtype=torch.bool)
+            present[codes[0], torch.as_tensor(codes[2])] = True
+            emb = torch.stack([mf.users.weight.detach() for mf in self.mf_], 1)
+            emb = emb * present[..., None]  # users absent from a domain: zero
+            self._present, self._emb = present, emb
+            # 2. CAT, then frozen
+            self.cat_ = ContrastiveAutoencoder(n_domains, dim)
+            self.history_["cat"] = self._train_cat(rng)
+            for p in self.cat_.parameters():
+                p.requires_grad_(False)
+            with torch.no_grad():
+                self._global = self.cat_.encode(emb, present)
+            # 3. one ART per target domain
+            self.art_ = []
+            for d, dom in enumerate(self.domains_):
+                train, valid = self._split_domain(codes, valid_codes, d)
+                art = AttentiveTransfer(
+                    n_domains, d, dim, self.mf_[d].items.weight.detach(),
+                    self.knowledge, self.dropout,
+                ).to(self._device)  # fmt: skip
+                score = self._art_scorer(art)
+                self.history_["art"].append(
+                    self._train(
+                        [art],
+                        list(art.parameters()),
+                        score,
+                        train,
+                        valid,
+                        len(self.items_[dom]),
+                        samplers[d],
+                        rng,
+                        self.art_epochs,
+                        f"ART {dom}",
+                    )  # fmt: skip
+                )
+                self.art_.append(art.cpu())
+        return self
+
+    def _art_scorer(self, art):
+        emb = self._emb.to(self._device)
+        present = self._present.to(self._device)
+        glob = self._global.to(self._device)
+
+        def score(u, i):
+            return art(emb[u], present[u], glob[u], i)
+
+        return score
+
+    def _train_cat(self, rng):
+        """Minibatch CAT training; early stopping on 10% of users."""
+        cat = self.cat_.to(self._device)
+        emb, present = self._emb.to(self._device), self._present.to(self._device)
+        users = rng.permutation(len(emb))
+        n_val = max(len(users) // 10, 2)
+        val, train = users[:n_val], users[n_val:]
+        opt = torch.optim.Adam(cat.parameters(), lr=self.lr)
+        weights = self.loss_weights
+
+        def masked_domains(idx):
+            # one present domain per user, uniformly ("rand" mode)
+            p = present[idx].float() + 1e-9
+            gen = torch.Generator().manual_seed(int(rng.randint(2**31)))
+            return torch.multinomial(p.cpu(), 1, generator=gen)[:, 0].to(p.device)
+
+        def loss_of(idx):
+            idx = torch.as_tensor(idx, device=self._device)
+            return cat.loss(
+                emb[idx], present[idx], masked_domains(idx), self.temperature, weights
+            )
+
+        best, best_state, bad, losses = np.inf, None, 0, []
+        for _ in tqdm(range(self.cat_epochs), desc="CAT", disable=not self.verbose):
+            cat.train()
+            order = rng.permutation(train)
+            for start in range(0, len(order), self.batch_size):
+                idx = order[start : start + self.batch_size]
+                if len(idx) < 2:
+                    continue
+                opt.zero_grad()
+                loss_of(idx).backward()
+                opt.step()
+            cat.eval()
+            with torch.no_grad():
+                losses.append(
+                    float(
+                        np.mean(
+                            [
+                                loss_of(val[s : s + self.batch_size]).item()
+                                for s in range(0, len(val), self.batch_size)
+                            ]
+                        )
+                    )
+                )
+            if losses[-1] < best - 1e-6:
+                best, bad, best_state = losses[-1], 0, copy.deepcopy(cat.state_dict())
+            else:
+                bad += 1
+                if bad >= self.patience:
+                    break
+        cat.load_state_dict(best_state)
+        cat.eval().cpu()
+        return losses
+
+    def _seen_lists(self, codes):
+        """Per domain, per user: sorted training items (for exclusion)."""
+        u, i, d = codes
+        frame = pd.DataFrame({"u": u, "i": i, "d": d})
+        seen = []
+        for pos in range(len(self.domains_)):
+            groups = frame[frame.d == pos].groupby("u")["i"].apply(np.sort)
+            lists = [np.empty(0, dtype=int)] * len(self.users_)
+            for user, items in groups.items():
+                lists[user] = items
+            seen.append(lists)
+        return seen
+
+    # --------------------------------------------------------------- inference
+    def _user_vectors(self, user_codes, d):
+        art = self.art_[d]
+        idx = torch.as_tensor(user_codes)
+        with torch.no_grad():
+            return art.user_vectors(
+                self._emb[idx], self._present[idx], self._global[idx]
+            )
+
+    def predict(self, X):
+        """Score of each (user, item, domain) row; NaN for unknown users or items.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Columns ``user``, ``item``, ``domain``.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_rows,)
+        """
+        check_is_fitted(self, "art_")
+        X = check_interactions(X)
+        users, items, domains = self._index.encode(X)
+        scores = np.full(len(X), np.nan)
+        for d in np.unique(domains):
+            rows = (domains == d) & (users >= 0) & (items >= 0)
+            if rows.any():
+                vec = self._user_vectors(users[rows], d)
+                with torch.no_grad():
+                    q = self.art_[d].items(torch.as_tensor(items[rows]))
+                scores[rows] = (vec * q).sum(-1).numpy()
+        return scores
+
+    def recommend(self, users, domain, k=10, exclude_seen=True):
+        """Top-``k`` items of ``domain`` for each user, ranking every item.
+
+        Parameters
+        ----------
+        users : sequence
+            User ids. Unknown users get the domain's most popular items (score
+            NaN).
+        domain : hashable
+            A domain seen at ``fit``.
+        k : int, default=10
+        exclude_seen : bool, default=True
+            Never recommend an item the user interacted with in training.
+
+        Returns
+        -------
+        recommendations : pandas.DataFrame
+            Columns ``user``, ``item``, ``score``, ``rank`` (1 = best), ``k`` rows
+            per user (fewer when the domain has fewer unseen items).
+        """
+        check_is_fitted(self, "art_")
+        d = self._index.domain_position(domain)
+        check_scalar(k, "k", numbers.Integral, min_val=1)
+        users = list(users)
+        codes = self.users_.get_indexer(users)
+        known = codes >= 0
+        n_items = len(self.items_[domain])
+        k = min(k, n_items)
+        item_codes = np.zeros((len(users), k), dtype=int)
+        scores = np.full((len(users), k), np.nan)
+        if known.any():
+            seen = [self._seen[d][c] for c in codes[known]] if exclude_seen else None
+            vectors = self._user_vectors(codes[known], d)
+            with torch.no_grad():
+                items = self.art_[d].items.weight
+            item_codes[known], scores[known] = top_k_items(
+                vectors, items, k, seen, self.eval_batch_size
+            )
+        if (~known).any():
+            warnings.warn(
+                f"{int((~known).sum())} unknown users get the most popular items.",
+                UserWarning,
+                stacklevel=2,
+            )
+            item_codes[~known] = self._popular[d][:k]
+        rows = np.repeat(np.arange(len(users)), k)
+        out = pd.DataFrame(
+            {
+                "user": np.asarray(users, dtype=object)[rows],
+                "item": np.asarray(self.items_[domain])[item_codes.ravel()],
+                "score": scores.ravel(),
+                "rank": np.tile(np.arange(1, k + 1), len(users)),
+            }
+        )
+        # seen items may fill the tail for users with fewer than k unseen items
+        return out[np.isfinite(out["score"]) | ~np.repeat(known, k)].reset_index(
+            drop=True
+        )
+
+    def transform(self, users):
+        """Global (CAT) user embeddings; NaN rows for unknown users.
+
+        Parameters
+        ----------
+        users : sequence
+
+        Returns
+        -------
+        Z : ndarray of shape (n_users, n_factors)
+        """
+        check_is_fitted(self, "art_")
+        codes = self.users_.get_indexer(list(users))
+        out = np.full((len(codes), self.n_factors), np.nan, dtype=np.float32)
+        out[codes >= 0] = self._global[codes[codes >= 0]].numpy()
+        return out
+
+    def score(self, X, y=None, k=10):
+        """Mean over domains of NDCG@``k`` under full ranking, seen items excluded.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Held-out interactions (``user``, ``item``, ``domain``).
+        y : None
+            Ignored.
+        k : int, default=10
+
+        Returns
+        -------
+        score : float
+        """
+        check_is_fitted(self, "art_")
+        X = check_interactions(X)
+        per_domain = []
+        for domain, rows in X.groupby("domain", sort=False):
+            truth = rows.groupby("user")["item"].apply(set)
+            recs = self.recommend(truth.index, domain, k=k)
+            ranked = (
+                recs.pivot(index="user", columns="rank", values="item")
+                .reindex(truth.index)
+                .to_numpy()
+            )
+            per_domain.append(ndcg_at_k(list(truth), ranked, k=min(k, ranked.shape[1])))
+        return float(np.mean(per_domain))

@@ -1,0 +1,183 @@
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from sklearn_suite.datasets import make_cross_domain_interactions
+from sklearn_suite.metrics import ndcg_at_k, precision_at_k, recall_at_k
+from sklearn_suite.recommend import CATARTRecommender
+from sklearn_suite.recommend._modules import AttentiveTransfer, ContrastiveAutoencoder
+
+SMALL = dict(n_factors=8, mf_epochs=3, cat_epochs=3, art_epochs=2, batch_size=256)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_cross_domain_interactions(n_users=300, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    return CATARTRecommender(**SMALL, random_state=0).fit(
+        data.train, X_valid=data.valid
+    )
+
+
+def test_generator_domains_density_relatedness_and_split(data):
+    counts = data.train.groupby("domain").size().to_numpy()
+    assert (np.diff(counts) < 0).all()  # dense -> sparse
+    g = data.global_factors
+    for d, rho in enumerate(data.relatedness):
+        # share of a domain's preference explained by the global factor
+        coef, *_ = np.linalg.lstsq(g, data.domain_factors[d], rcond=None)
+        r2 = (
+            1 - (data.domain_factors[d] - g @ coef).var() / data.domain_factors[d].var()
+        )
+        assert abs(r2 - rho) < 0.1, (d, r2, rho)
+    keys = [set(map(tuple, f.to_numpy())) for f in (data.train, data.valid, data.test)]
+    assert not (keys[0] & keys[1] or keys[0] & keys[2] or keys[1] & keys[2])
+    per_user = data.test.groupby(["domain", "user"]).size()
+    assert per_user.min() >= 1
+
+
+def test_ranking_metrics_on_a_hand_made_case():
+    relevant = [{1, 2}, {3}, set()]  # the user without relevant items is ignored
+    recommended = [[1, 9, 2], [4, 5, 3], [7, 8, 9]]
+    assert recall_at_k(relevant, recommended, 2) == pytest.approx((0.5 + 0) / 2)
+    assert precision_at_k(relevant, recommended, 3) == pytest.approx(
+        (2 / 3 + 1 / 3) / 2
+    )
+    ideal_2 = 1 + 1 / np.log2(3)
+    first = (1 + 1 / np.log2(4)) / ideal_2
+    assert ndcg_at_k(relevant, recommended, 3) == pytest.approx((first + 0.5) / 2)
+
+
+def test_cat_masks_one_present_domain_with_the_learnable_mask():
+    cat = ContrastiveAutoencoder(n_domains=3, dim=4)
+    emb = torch.randn(2, 3, 4)
+    present = torch.tensor([[True, True, False], [True, True, True]])
+    view = cat.view(emb, present, masked=torch.tensor([1, 2])).view(2, 3, 4)
+    torch.testing.assert_close(view[0, 0], emb[0, 0])
+    torch.testing.assert_close(view[0, 1], cat.mask.detach())
+    torch.testing.assert_close(view[0, 2], cat.pad.detach())  # absent domain
+    torch.testing.assert_close(view[1, 2], cat.mask.detach())
+    torch.testing.assert_close(view[1, :2], emb[1, :2])
+    assert cat.mask.requires_grad and cat.pad.requires_grad
+
+
+def test_cat_loss_weights_and_reconstruction_targets():
+    torch.manual_seed(0)
+    cat = ContrastiveAutoencoder(n_domains=3, dim=4)
+    emb, present = torch.randn(6, 3, 4), torch.ones(6, 3, dtype=torch.bool)
+    masked = torch.tensor([0, 1, 2, 0, 1, 2])
+    l_cl, rec1, rec2 = cat.losses(emb, present, masked, 0.1)
+    total = cat.loss(emb, present, masked, 0.1, (0.2, 0.4, 0.4))
+    torch.testing.assert_close(total, 0.2 * l_cl + 0.4 * rec1 + 0.4 * rec2)
+    # both reconstructions target the unmasked input
+    z_mask = cat.encoder(cat.view(emb, present, masked))
+    torch.testing.assert_close(
+        rec2, ((cat.decoder(z_mask) - emb.flatten(1)) ** 2).mean()
+    )
+
+
+def test_art_attends_from_the_target_embedding_and_ignores_absent_sources():
+    torch.manual_seed(0)
+    art = AttentiveTransfer(3, target=0, dim=4, item_init=torch.randn(5, 4),
+                            knowledge="both", dropout=0.0).eval()  # fmt: skip
+    emb = torch.randn(2, 3, 4)
+    present = torch.tensor([[True, True, False], [True, False, False]])
+    out = art.transfer(emb, present)
+    changed = emb.clone()
+    changed[0, 2] = 100.0  # an absent source cannot matter
+    torch.testing.assert_close(art.transfer(changed, present), out)
+    torch.testing.assert_close(out[1], torch.zeros(4))  # no source at all
+    both = art.user_vectors(emb, present, torch.randn(2, 4))
+    assert both.shape == (2, 4) and torch.isfinite(both).all()
+
+
+def test_cat_is_frozen_inside_art(data):
+    short = CATARTRecommender(**{**SMALL, "art_epochs": 1}, random_state=0)
+    longer = CATARTRecommender(**{**SMALL, "art_epochs": 3}, random_state=0)
+    short.fit(data.train, X_valid=data.valid)
+    longer.fit(data.train, X_valid=data.valid)
+    for a, b in zip(
+        short.cat_.state_dict().values(), longer.cat_.state_dict().values()
+    ):
+        assert torch.equal(a, b)
+    assert not any(p.requires_grad for p in longer.cat_.parameters())
+    with torch.no_grad():
+        again = longer.cat_.encode(longer._emb, longer._present)
+    torch.testing.assert_close(torch.as_tensor(longer.transform(longer.users_)), again)
+
+
+def test_seen_items_are_never_recommended(data, fitted):
+    for domain in fitted.domains_:
+        users = data.train.loc[data.train.domain == domain, "user"].unique()[:50]
+        recs = fitted.recommend(users, domain, k=10)
+        seen = set(map(tuple, data.train.loc[data.train.domain == domain,
+                                             ["user", "item"]].to_numpy()))  # fmt: skip
+        assert not seen & set(map(tuple, recs[["user", "item"]].to_numpy()))
+        assert (
+            recs.groupby("user")["rank"].apply(list).map(lambda r: r == sorted(r)).all()
+        )
+
+
+def test_recommend_scores_match_predict(data, fitted):
+    recs = fitted.recommend([0, 1, 2], 1, k=5)
+    rows = recs.assign(domain=1)[["user", "item", "domain"]]
+    np.testing.assert_allclose(fitted.predict(rows), recs["score"], rtol=1e-5)
+
+
+def test_unknown_users_get_popular_items_and_nan(data, fitted):
+    with pytest.warns(UserWarning, match="unknown users"):
+        recs = fitted.recommend(["stranger"], 0, k=3)
+    assert len(recs) == 3 and recs["score"].isna().all()
+    assert np.isnan(fitted.transform(["stranger"])).all()
+    X = pd.DataFrame({"user": ["stranger"], "item": [0], "domain": [0]})
+    assert np.isnan(fitted.predict(X)).all()
+
+
+def test_fit_is_deterministic(data, fitted):
+    again = CATARTRecommender(**SMALL, random_state=0).fit(
+        data.train, X_valid=data.valid
+    )
+    np.testing.assert_array_equal(
+        fitted.predict(data.test.head(200)), again.predict(data.test.head(200))
+    )
+
+
+def test_score_is_mean_ndcg_over_domains(data, fitted):
+    score = fitted.score(data.test)
+    per_domain = []
+    for domain, rows in data.test.groupby("domain"):
+        truth = rows.groupby("user")["item"].apply(set)
+        ranked = (
+            fitted.recommend(truth.index, domain, k=10)
+            .pivot(index="user", columns="rank", values="item")
+            .reindex(truth.index)
+        )
+        per_domain.append(ndcg_at_k(list(truth), ranked.to_numpy(), 10))
+    assert score == pytest.approx(np.mean(per_domain))
+
+
+def _with_empty_domain(X):
+    return X.assign(domain=pd.Categorical(X.domain, categories=[0, 1, 2, 3, 4, 9]))
+
+
+@pytest.mark.parametrize(
+    "make_bad, match",
+    [
+        (lambda X: X.drop(columns="item"), r"missing the columns \['item'\]"),
+        (lambda X: X.assign(user=X.user.where(X.index > 0)), "contains NaN"),
+        (_with_empty_domain, r"domains \[9\] have no interactions"),
+        (lambda X: X.to_numpy(), "must be a pandas DataFrame"),
+    ],
+)
+def test_bad_input_is_rejected_clearly(data, make_bad, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        CATARTRecommender(**SMALL).fit(make_bad(data.train))
+
+
+def test_unknown_domain_is_rejected(fitted):
+    with pytest.raises(ValueError, match="unknown domain 'books'"):
+        fitted.recommend([0], "books")
