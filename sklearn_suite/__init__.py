@@ -11,6 +11,7 @@ from sklearn_suite._version import __version__
 # public name -> module that defines it
 _LAZY = {
     "AIOPRegressor": "sklearn_suite.nas",
+    "CATARTRecommender": "sklearn_suite.recommend",
     "GENNAPERegressor": "sklearn_suite.nas",
     "LabelAwareAugmenter": "sklearn_suite.augment",
     "MulcoTagger": "sklearn_suite.ner",

@@ -55,6 +55,7 @@ EXPECTED_FAILED_CHECKS = {
         ),
     },
     "AIOPRegressor": {},
+    "CATARTRecommender": {},
     "GENNAPERegressor": {},
     "MulcoTagger": {},
     "SGSConvClassifier": {},
@@ -199,11 +200,44 @@ def _aiop_bad_inputs():
     ]
 
 
+def _catart():
+    from sklearn_suite.recommend import CATARTRecommender
+
+    return CATARTRecommender(
+        n_factors=8, mf_epochs=2, cat_epochs=2, art_epochs=2, batch_size=128,
+        random_state=0,
+    )  # fmt: skip
+
+
+def _interactions():
+    from sklearn_suite.datasets import make_cross_domain_interactions
+
+    return make_cross_domain_interactions(n_users=120, random_state=0).train, None
+
+
+def _catart_bad_inputs():
+    import pandas as pd
+
+    X, _ = _interactions()
+    return [
+        BadInput("a missing column", X.drop(columns="domain"), "missing the columns"),
+        BadInput("NaN ids", X.assign(item=X.item.where(X.index > 0)), "contains NaN"),
+        BadInput(
+            "an empty domain",
+            X.assign(domain=pd.Categorical(X.domain, categories=[*range(5), 7])),
+            r"domains \[7\] have no interactions",
+        ),
+        BadInput("an array", X.to_numpy(), "pandas DataFrame"),
+        BadInput("an unknown domain", [0, 1], "unknown domain", "recommend", y="x"),
+    ]
+
+
 def api_cases():
     """One :class:`ApiCase` per public estimator."""
     return [
         ApiCase(_aiop(), _small_networks, _aiop_bad_inputs()),
         ApiCase(_gennape(), _small_networks, _gennape_bad_inputs()),
+        ApiCase(_catart(), _interactions, _catart_bad_inputs()),
         ApiCase(_mulco(), _sentences, _mulco_bad_inputs()),
         ApiCase(_sgs(), _digit_images, _image_bad_inputs()),
         ApiCase(
