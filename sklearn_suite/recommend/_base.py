@@ -4,6 +4,10 @@ indexing, BPR negative sampling and batched top-k ranking."""
 import numpy as np
 import pandas as pd
 import torch
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+from sklearn_suite.metrics import ndcg_at_k
 
 
 def check_interactions(X, columns=("user", "item", "domain"), name="X"):
@@ -110,3 +114,100 @@ def top_k_items(user_vectors, item_vectors, k, seen=None, batch_size=1024):
             out_items.append(top.indices.numpy())
             out_scores.append(top.values.numpy())
     return np.concatenate(out_items), np.concatenate(out_scores)
+
+
+class FullRankingScoreMixin:
+    """``score`` = mean over domains of NDCG@k under full ranking, for estimators
+    with ``recommend(users, domain, k, exclude_seen=True)``."""
+
+    def score(self, X, y=None, k=10):
+        """Mean over domains of NDCG@``k`` under full ranking, seen items excluded.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Held-out interactions (``user``, ``item``, ``domain``).
+        y : None
+            Ignored.
+        k : int, default=10
+
+        Returns
+        -------
+        score : float
+        """
+        X = check_interactions(X)
+        per_domain = []
+        for domain, rows in X.groupby("domain", sort=False):
+            truth = rows.groupby("user")["item"].apply(set)
+            recs = self.recommend(truth.index, domain, k=k)
+            ranked = (
+                recs.pivot(index="user", columns="rank", values="item")
+                .reindex(truth.index)
+                .to_numpy()
+            )
+            per_domain.append(ndcg_at_k(list(truth), ranked, min(k, ranked.shape[1])))
+        return float(np.mean(per_domain))
+
+
+class PopularityRecommender(FullRankingScoreMixin, BaseEstimator):
+    """Recommends each domain's most interacted-with items the user has not seen.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sklearn_suite.recommend import PopularityRecommender
+    >>> X = pd.DataFrame({"user": [1, 2, 2, 3], "item": ["a", "a", "b", "c"],
+    ...                   "domain": "books"})
+    >>> PopularityRecommender().fit(X).recommend([3], "books", k=2)["item"].tolist()
+    ['a', 'b']
+    """
+
+    def fit(self, X, y=None):
+        """Count interactions per item.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Columns ``user``, ``item``, ``domain``.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : PopularityRecommender
+        """
+        X = check_interactions(X)
+        self.counts_ = {
+            domain: rows["item"].value_counts(sort=True)
+            for domain, rows in X.groupby("domain", sort=False)
+        }
+        self.seen_ = X.groupby(["domain", "user"])["item"].apply(set).to_dict()
+        return self
+
+    def recommend(self, users, domain, k=10, exclude_seen=True):
+        """Top-``k`` unseen popular items per user.
+
+        Parameters
+        ----------
+        users : sequence
+        domain : hashable
+        k : int, default=10
+        exclude_seen : bool, default=True
+
+        Returns
+        -------
+        recommendations : pandas.DataFrame
+            Columns ``user``, ``item``, ``score`` (interaction count), ``rank``.
+        """
+        if domain not in getattr(self, "counts_", {}):
+            check_is_fitted(self, "counts_")
+            raise ValueError(
+                f"unknown domain {domain!r}; fitted on {list(self.counts_)}."
+            )
+        counts = self.counts_[domain]
+        rows = []
+        for user in users:
+            seen = self.seen_.get((domain, user), set()) if exclude_seen else set()
+            top = [i for i in counts.index[: k + len(seen)] if i not in seen][:k]
+            rows += [(user, i, counts[i], r) for r, i in enumerate(top, 1)]
+        return pd.DataFrame(rows, columns=["user", "item", "score", "rank"])

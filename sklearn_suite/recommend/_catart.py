@@ -19,8 +19,8 @@ from sklearn_suite.base import (
     check_seed,
     torch_seeded,
 )
-from sklearn_suite.metrics import ndcg_at_k
 from sklearn_suite.recommend._base import (
+    FullRankingScoreMixin,
     InteractionIndex,
     NegativeSampler,
     bpr_loss,
@@ -35,7 +35,7 @@ from sklearn_suite.recommend._modules import (
 )
 
 
-class CATARTRecommender(TorchEstimatorMixin, BaseEstimator):
+class CATARTRecommender(TorchEstimatorMixin, FullRankingScoreMixin, BaseEstimator):
     """CAT-ART: one global user representation for all domains, transferred to
     each target domain by attention.
 
@@ -329,31 +329,43 @@ class CATARTRecommender(TorchEstimatorMixin, BaseEstimator):
                 p.requires_grad_(False)
             with torch.no_grad():
                 self._global = self.cat_.encode(emb, present)
-            # 3. one ART per target domain
-            self.art_ = []
-            for d, dom in enumerate(self.domains_):
-                train, valid = self._split_domain(codes, valid_codes, d)
-                art = AttentiveTransfer(
-                    n_domains, d, dim, self.mf_[d].items.weight.detach(),
-                    self.knowledge, self.dropout,
-                ).to(self._device)  # fmt: skip
-                score = self._art_scorer(art)
-                self.history_["art"].append(
-                    self._train(
-                        [art],
-                        list(art.parameters()),
-                        score,
-                        train,
-                        valid,
-                        len(self.items_[dom]),
-                        samplers[d],
-                        rng,
-                        self.art_epochs,
-                        f"ART {dom}",
-                    )  # fmt: skip
-                )
-                self.art_.append(art.cpu())
+            self._codes, self._valid_codes, self._samplers = (
+                codes,
+                valid_codes,
+                samplers,
+            )
+            self._fit_transfer(rng)
         return self
+
+    def _fit_transfer(self, rng):
+        """Stage 3: one ART per target domain on the frozen MF and CAT outputs.
+
+        Separate so that ablations of ``knowledge`` can reuse stages 1-2 (the
+        benchmark copies a fitted model, sets ``knowledge`` and calls this).
+        """
+        n_domains, dim = len(self.domains_), self.n_factors
+        self.art_, self.history_["art"] = [], []
+        for d, dom in enumerate(self.domains_):
+            train, valid = self._split_domain(self._codes, self._valid_codes, d)
+            art = AttentiveTransfer(
+                n_domains, d, dim, self.mf_[d].items.weight.detach(),
+                self.knowledge, self.dropout,
+            ).to(self._device)  # fmt: skip
+            self.history_["art"].append(
+                self._train(
+                    [art],
+                    list(art.parameters()),
+                    self._art_scorer(art),
+                    train,
+                    valid,
+                    len(self.items_[dom]),
+                    self._samplers[d],
+                    rng,
+                    self.art_epochs,
+                    f"ART {dom}",
+                )  # fmt: skip
+            )
+            self.art_.append(art.cpu())
 
     def _art_scorer(self, art):
         emb = self._emb.to(self._device)
@@ -542,32 +554,3 @@ class CATARTRecommender(TorchEstimatorMixin, BaseEstimator):
         out = np.full((len(codes), self.n_factors), np.nan, dtype=np.float32)
         out[codes >= 0] = self._global[codes[codes >= 0]].numpy()
         return out
-
-    def score(self, X, y=None, k=10):
-        """Mean over domains of NDCG@``k`` under full ranking, seen items excluded.
-
-        Parameters
-        ----------
-        X : pandas.DataFrame
-            Held-out interactions (``user``, ``item``, ``domain``).
-        y : None
-            Ignored.
-        k : int, default=10
-
-        Returns
-        -------
-        score : float
-        """
-        check_is_fitted(self, "art_")
-        X = check_interactions(X)
-        per_domain = []
-        for domain, rows in X.groupby("domain", sort=False):
-            truth = rows.groupby("user")["item"].apply(set)
-            recs = self.recommend(truth.index, domain, k=k)
-            ranked = (
-                recs.pivot(index="user", columns="rank", values="item")
-                .reindex(truth.index)
-                .to_numpy()
-            )
-            per_domain.append(ndcg_at_k(list(truth), ranked, k=min(k, ranked.shape[1])))
-        return float(np.mean(per_domain))

@@ -181,3 +181,17 @@ def test_bad_input_is_rejected_clearly(data, make_bad, match):
 def test_unknown_domain_is_rejected(fitted):
     with pytest.raises(ValueError, match="unknown domain 'books'"):
         fitted.recommend([0], "books")
+
+
+def test_popularity_baseline_excludes_seen_and_ranks_by_count(data):
+    from sklearn_suite.recommend import PopularityRecommender
+
+    pop = PopularityRecommender().fit(data.train)
+    counts = data.train[data.train.domain == 3]["item"].value_counts()
+    user = data.train.loc[data.train.domain == 3, "user"].iloc[0]
+    recs = pop.recommend([user], 3, k=5)
+    seen = set(data.train.query("domain == 3 and user == @user")["item"])
+    assert not seen & set(recs["item"])
+    assert list(recs["score"]) == sorted(recs["score"], reverse=True)
+    assert recs["score"].iloc[0] == counts[~counts.index.isin(seen)].iloc[0]
+    assert 0 < pop.score(data.test) < 1
