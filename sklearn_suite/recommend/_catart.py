@@ -68,7 +68,8 @@ class CATARTRecommender(TorchEstimatorMixin, FullRankingScoreMixin, BaseEstimato
     knowledge : {"both", "d_sp", "d_in", "none", "concat_target", "concat_all"}, \
             default="both"
         What ART adds to the target embedding: attention and global (the method),
-        attention only, global only, nothing (single-domain MF), or the
+        attention only, global only, nothing (the single-domain MF of stage 1,
+        no ART training), or the
         concatenation baselines ``target + Linear(concat sources)`` and
         ``Linear(concat all domains)``.
     mf_epochs, cat_epochs, art_epochs : int, default=30
@@ -351,6 +352,10 @@ class CATARTRecommender(TorchEstimatorMixin, FullRankingScoreMixin, BaseEstimato
                 n_domains, d, dim, self.mf_[d].items.weight.detach(),
                 self.knowledge, self.dropout,
             ).to(self._device)  # fmt: skip
+            if self.knowledge == "none":  # single-domain BPR-MF as fitted
+                self.history_["art"].append([])
+                self.art_.append(art.cpu())
+                continue
             self.history_["art"].append(
                 self._train(
                     [art],
