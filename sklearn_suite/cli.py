@@ -13,6 +13,7 @@ DEMOS = [
     ("MulcoTagger", "sklearn_suite.ner._demo"),
     ("GENNAPERegressor", "sklearn_suite.nas._demo"),
     ("AIOPRegressor", "sklearn_suite.nas._demo:run_aiop_demo"),
+    ("CATARTRecommender", "sklearn_suite.recommend._demo"),
 ]
 
 

@@ -1,0 +1,55 @@
+"""
+=====================================================
+One user representation for five domains with CAT-ART
+=====================================================
+
+:class:`~sklearn_suite.CATARTRecommender` pretrains a matrix factorisation per
+domain, builds a global user embedding with a contrastive autoencoder (CAT) and
+transfers it into every domain with attention (ART). Here five synthetic domains
+go from dense to sparse; the last one is unrelated to the others, so transfer
+into it can only hurt.
+"""
+
+# %%
+# Five domains with known user factors
+# ------------------------------------
+import matplotlib.pyplot as plt
+import numpy as np
+
+from sklearn_suite.datasets import make_cross_domain_interactions
+from sklearn_suite.recommend import CATARTRecommender, PopularityRecommender
+from sklearn_suite.recommend._demo import per_domain_ndcg
+
+data = make_cross_domain_interactions(n_users=1500, random_state=0)
+print(data.train.groupby("domain").size())
+
+# %%
+# Fit CAT-ART and read its recommendations
+# ----------------------------------------
+model = CATARTRecommender(
+    n_factors=32, batch_size=256, mf_epochs=50, cat_epochs=50, art_epochs=50,
+    random_state=0,
+).fit(data.train, X_valid=data.valid)  # fmt: skip
+print(model.recommend([0, 1], domain=3, k=5))
+
+# %%
+# Per-domain NDCG@10 against single-domain MF and popularity
+# ----------------------------------------------------------
+# ``knowledge="none"`` keeps the MF of the first stage, without transfer.
+mf = CATARTRecommender(
+    n_factors=32, batch_size=256, mf_epochs=50, cat_epochs=50, art_epochs=50,
+    knowledge="none", random_state=0,
+).fit(data.train, X_valid=data.valid)  # fmt: skip
+scores = {
+    "popularity": per_domain_ndcg(PopularityRecommender().fit(data.train), data.test),
+    "single-domain MF": per_domain_ndcg(mf, data.test),
+    "CAT-ART": per_domain_ndcg(model, data.test),
+}
+x = np.arange(5)
+fig, ax = plt.subplots(figsize=(6, 3))
+for i, (name, per_domain) in enumerate(scores.items()):
+    ax.bar(x + (i - 1) * 0.27, [per_domain[d] for d in range(5)], 0.27, label=name)
+ax.set_xticks(x, [f"domain {d}\nrho={r}" for d, r in enumerate(data.relatedness)])
+ax.set_ylabel("NDCG@10")
+ax.legend(fontsize=7)
+fig.tight_layout()
