@@ -72,8 +72,12 @@ class CATARTRecommender(TorchEstimatorMixin, FullRankingScoreMixin, BaseEstimato
         no ART training), or the
         concatenation baselines ``target + Linear(concat sources)`` and
         ``Linear(concat all domains)``.
-    mf_epochs, cat_epochs, art_epochs : int, default=30
-        Maximum epochs of each stage (early stopping on validation loss).
+    mf_epochs : int, default=30
+        Maximum epochs of each domain's MF (early stopping on validation loss).
+    cat_epochs : int, default=30
+        Maximum epochs of CAT (early stopping on held-out users' loss).
+    art_epochs : int, default=30
+        Maximum epochs of each domain's ART (early stopping on validation loss).
     lr : float, default=1e-3
         Adam learning rate of every stage.
     batch_size : int, default=2048
