@@ -126,6 +126,11 @@ class CATARTRecommender(TorchEstimatorMixin, FullRankingScoreMixin, BaseEstimato
     ...                           art_epochs=2, random_state=0).fit(data.train)
     >>> model.recommend([0, 1], domain=2, k=3).shape
     (6, 4)
+
+    References
+    ----------
+    .. [1] C. Li et al., "One for All, All for One: Learning and Transferring User
+       Embeddings for Cross-Domain Recommendation", WSDM 2023, arXiv:2211.11964.
     """
 
     def __init__(
