@@ -34,8 +34,11 @@ from _common import summarise
 from sklearn.utils import check_random_state
 
 from sklearn_suite.datasets import make_cross_domain_interactions
-from sklearn_suite.metrics import ndcg_at_k, recall_at_k
-from sklearn_suite.recommend import CATARTRecommender, PopularityRecommender
+from sklearn_suite.recommend import (
+    CATARTRecommender,
+    PopularityRecommender,
+    per_domain_metrics,
+)
 
 RESULTS = Path(__file__).parent / "results"
 PARAMS = dict(
@@ -51,20 +54,10 @@ KNOWLEDGE_ARMS = {
 
 
 def evaluate(model, test, k=10):
-    out = {}
-    for domain, rows in test.groupby("domain"):
-        truth = rows.groupby("user")["item"].apply(set)
-        ranked = (
-            model.recommend(truth.index, domain, k=k)
-            .pivot(index="user", columns="rank", values="item")
-            .reindex(truth.index)
-            .to_numpy()
-        )
-        out[str(domain)] = {
-            "recall10": recall_at_k(list(truth), ranked, k),
-            "ndcg10": ndcg_at_k(list(truth), ranked, k),
-        }
-    return out
+    return {
+        str(domain): {"recall10": m["recall"], "ndcg10": m["ndcg"]}
+        for domain, m in per_domain_metrics(model, test, k).items()
+    }
 
 
 def run_seed(seed):

@@ -17,8 +17,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from sklearn_suite.datasets import make_cross_domain_interactions
-from sklearn_suite.recommend import CATARTRecommender, PopularityRecommender
-from sklearn_suite.recommend._demo import per_domain_ndcg
+from sklearn_suite.recommend import (
+    CATARTRecommender,
+    PopularityRecommender,
+    per_domain_metrics,
+)
 
 data = make_cross_domain_interactions(n_users=1500, random_state=0)
 print(data.train.groupby("domain").size())
@@ -40,10 +43,14 @@ mf = CATARTRecommender(
     n_factors=32, batch_size=256, mf_epochs=50, cat_epochs=50, art_epochs=50,
     knowledge="none", random_state=0,
 ).fit(data.train, X_valid=data.valid)  # fmt: skip
+estimators = {
+    "popularity": PopularityRecommender().fit(data.train),
+    "single-domain MF": mf,
+    "CAT-ART": model,
+}
 scores = {
-    "popularity": per_domain_ndcg(PopularityRecommender().fit(data.train), data.test),
-    "single-domain MF": per_domain_ndcg(mf, data.test),
-    "CAT-ART": per_domain_ndcg(model, data.test),
+    name: {d: m["ndcg"] for d, m in per_domain_metrics(est, data.test).items()}
+    for name, est in estimators.items()
 }
 x = np.arange(5)
 fig, ax = plt.subplots(figsize=(6, 3))

@@ -7,7 +7,7 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from sklearn_suite.metrics import ndcg_at_k
+from sklearn_suite.metrics import ndcg_at_k, recall_at_k
 
 
 def check_interactions(X, columns=("user", "item", "domain"), name="X"):
@@ -116,6 +116,40 @@ def top_k_items(user_vectors, item_vectors, k, seen=None, batch_size=1024):
     return np.concatenate(out_items), np.concatenate(out_scores)
 
 
+def per_domain_metrics(model, X, k=10):
+    """Recall@k and NDCG@k per domain under full ranking, seen items excluded.
+
+    Parameters
+    ----------
+    model : fitted recommender
+        Any estimator with ``recommend(users, domain, k, exclude_seen=True)``.
+    X : pandas.DataFrame
+        Held-out interactions (``user``, ``item``, ``domain``).
+    k : int, default=10
+
+    Returns
+    -------
+    scores : dict
+        Domain -> ``{"recall": float, "ndcg": float}``.
+    """
+    X = check_interactions(X)
+    out = {}
+    for domain, rows in X.groupby("domain", sort=False):
+        truth = rows.groupby("user")["item"].apply(set)
+        ranked = (
+            model.recommend(truth.index, domain, k=k)
+            .pivot(index="user", columns="rank", values="item")
+            .reindex(truth.index)
+            .to_numpy()
+        )
+        top = min(k, ranked.shape[1])
+        out[domain] = {
+            "recall": recall_at_k(list(truth), ranked, top),
+            "ndcg": ndcg_at_k(list(truth), ranked, top),
+        }
+    return out
+
+
 class FullRankingScoreMixin:
     """``score`` = mean over domains of NDCG@k under full ranking, for estimators
     with ``recommend(users, domain, k, exclude_seen=True)``."""
@@ -135,18 +169,8 @@ class FullRankingScoreMixin:
         -------
         score : float
         """
-        X = check_interactions(X)
-        per_domain = []
-        for domain, rows in X.groupby("domain", sort=False):
-            truth = rows.groupby("user")["item"].apply(set)
-            recs = self.recommend(truth.index, domain, k=k)
-            ranked = (
-                recs.pivot(index="user", columns="rank", values="item")
-                .reindex(truth.index)
-                .to_numpy()
-            )
-            per_domain.append(ndcg_at_k(list(truth), ranked, min(k, ranked.shape[1])))
-        return float(np.mean(per_domain))
+        scores = per_domain_metrics(self, X, k)
+        return float(np.mean([s["ndcg"] for s in scores.values()]))
 
 
 class PopularityRecommender(FullRankingScoreMixin, BaseEstimator):

@@ -7,23 +7,8 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from sklearn_suite.datasets import make_cross_domain_interactions
-from sklearn_suite.metrics import ndcg_at_k
+from sklearn_suite.recommend._base import per_domain_metrics
 from sklearn_suite.recommend._catart import CATARTRecommender
-
-
-def per_domain_ndcg(model, test, k=10):
-    """NDCG@k per domain under full ranking, seen items excluded."""
-    out = {}
-    for domain, rows in test.groupby("domain"):
-        truth = rows.groupby("user")["item"].apply(set)
-        ranked = (
-            model.recommend(truth.index, domain, k=k)
-            .pivot(index="user", columns="rank", values="item")
-            .reindex(truth.index)
-            .to_numpy()
-        )
-        out[domain] = ndcg_at_k(list(truth), ranked, k)
-    return out
 
 
 def run_demo(output_dir, *, quick=False, random_state=0, verbose=0):
@@ -45,7 +30,10 @@ def run_demo(output_dir, *, quick=False, random_state=0, verbose=0):
     ).fit(data.train, X_valid=data.valid)  # fmt: skip
     mf = copy.deepcopy(model).set_params(knowledge="none")
     mf._fit_transfer(check_random_state(random_state))
-    ours, base = per_domain_ndcg(model, data.test), per_domain_ndcg(mf, data.test)
+    ours, base = (
+        {d: m["ndcg"] for d, m in per_domain_metrics(est, data.test).items()}
+        for est in (model, mf)
+    )
     domains = sorted(ours)
     fig, ax = plt.subplots(figsize=(5, 3))
     x = np.arange(len(domains))
