@@ -89,7 +89,7 @@ def make_cross_domain_interactions(
     --------
     >>> from sklearn_suite.datasets import make_cross_domain_interactions
     >>> data = make_cross_domain_interactions(n_users=200, random_state=0)
-    >>> sorted(data.train.columns), sorted(data.train.domain.unique())
+    >>> sorted(data.train.columns), sorted(data.train.domain.unique().tolist())
     (['domain', 'item', 'user'], [0, 1, 2, 3, 4])
     """
     n_domains = len(n_items)
