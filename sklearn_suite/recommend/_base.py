@@ -48,7 +48,9 @@ class InteractionIndex:
     def encode(self, X):
         """Integer (user, item, domain) codes; -1 marks unknown users or items."""
         users = self.users_.get_indexer(X["user"])
-        domains = np.array([self.domain_position(d) for d in X["domain"]])
+        domains = pd.Index(self.domains_).get_indexer(X["domain"])
+        if (domains < 0).any():
+            self.domain_position(X["domain"].to_numpy()[domains < 0][0])  # raises
         items = np.full(len(X), -1)
         for pos, d in enumerate(self.domains_):
             rows = domains == pos

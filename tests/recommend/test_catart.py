@@ -181,6 +181,9 @@ def test_bad_input_is_rejected_clearly(data, make_bad, match):
 def test_unknown_domain_is_rejected(fitted):
     with pytest.raises(ValueError, match="unknown domain 'books'"):
         fitted.recommend([0], "books")
+    rows = pd.DataFrame({"user": [0, 0], "item": [1, 1], "domain": [0, "books"]})
+    with pytest.raises(ValueError, match="unknown domain 'books'"):
+        fitted.predict(rows)
 
 
 def test_popularity_baseline_excludes_seen_and_ranks_by_count(data):
