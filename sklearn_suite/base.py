@@ -6,6 +6,7 @@ version-stamped persistence.
 """
 
 import contextlib
+import copy
 import math
 import numbers
 import warnings
@@ -264,6 +265,33 @@ class EpochProgressBar(Callback):
     def on_train_end(self, net, X=None, y=None, **kwargs):
         self.bar_.close()
         del self.bar_
+
+
+class BestState:
+    """Keep a module's state from the epoch with the lowest validation loss.
+
+    ``update(loss)`` records the state when ``loss`` improves on the best by more
+    than ``min_delta`` and returns True once ``patience`` epochs in a row did not
+    (never with ``patience=None``); ``restore()`` loads the best state, if any.
+    """
+
+    def __init__(self, module, patience=None, min_delta=0.0):
+        self.module = module
+        self.patience = patience
+        self.min_delta = min_delta
+        self.best, self.state, self.bad = np.inf, None, 0
+
+    def update(self, loss):
+        if loss < self.best - self.min_delta:
+            self.best, self.bad = loss, 0
+            self.state = copy.deepcopy(self.module.state_dict())
+            return False
+        self.bad += 1
+        return self.patience is not None and self.bad >= self.patience
+
+    def restore(self):
+        if self.state is not None:
+            self.module.load_state_dict(self.state)
 
 
 class TorchEstimatorMixin:

@@ -112,3 +112,23 @@ def test_version_stamp_warns_on_mismatch(digits16):
     with pytest.warns(UserWarning, match="pickled with sklearn_suite 0.0.0"):
         SGSConvClassifier().__setstate__(state)
     pickle.loads(pickle.dumps(clf))  # same version: no warning (errors are on)
+
+
+def test_best_state_keeps_the_lowest_loss_and_counts_patience():
+    from torch import nn
+
+    from sklearn_suite.base import BestState
+
+    layer = nn.Linear(1, 1)
+    keeper = BestState(layer, patience=2, min_delta=0.1)
+    nn.init.constant_(layer.weight, 1.0)
+    assert keeper.update(1.0) is False  # improvement: state saved
+    nn.init.constant_(layer.weight, 2.0)
+    assert keeper.update(0.95) is False  # within min_delta: not an improvement
+    assert keeper.update(0.5) is False  # improvement (weight 2 saved)
+    nn.init.constant_(layer.weight, 3.0)
+    assert keeper.update(0.6) is False
+    assert keeper.update(0.7) is True  # two epochs without improvement
+    keeper.restore()
+    assert layer.weight.item() == 2.0
+    assert BestState(layer).update(5.0) is False  # no patience: never stops

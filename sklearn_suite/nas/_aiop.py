@@ -14,6 +14,7 @@ from torch import nn
 from tqdm.auto import trange
 
 from sklearn_suite.base import (
+    BestState,
     TorchEstimatorMixin,
     check_device,
     check_seed,
@@ -301,7 +302,7 @@ class AIOPRegressor(
                 total += loss.item() * len(idx)
             return total / len(rows)
 
-        best, best_state = np.inf, None
+        keeper = BestState(model)
         for _ in trange(epochs, desc=desc, disable=not self.verbose):
             self.history_["train_loss"].append(
                 run(rng.permutation(train), batch_size, True)
@@ -309,10 +310,8 @@ class AIOPRegressor(
             if len(val):
                 val_loss = run(val, 256, False)
                 self.history_["val_loss"].append(val_loss)
-                if val_loss < best:
-                    best, best_state = val_loss, copy.deepcopy(model.state_dict())
-        if best_state is not None:
-            model.load_state_dict(best_state)
+                keeper.update(val_loss)
+        keeper.restore()
         for p in model.parameters():
             p.requires_grad_(True)
         model.eval().cpu()

@@ -14,6 +14,7 @@ from torch import nn
 from tqdm.auto import trange
 
 from sklearn_suite.base import (
+    BestState,
     TorchEstimatorMixin,
     check_device,
     check_seed,
@@ -475,7 +476,7 @@ class GENNAPERegressor(
                 total += loss.item() * len(idx)
             return total / max(len(rows), 1)
 
-        best, best_state = np.inf, None
+        keeper = BestState(model)
         for _ in trange(epochs, desc=desc, disable=not self.verbose):
             self.history_["train_loss"].append(
                 run_rows(train, batch_size, rng.permutation(train), True)
@@ -483,10 +484,8 @@ class GENNAPERegressor(
             if len(val):
                 val_loss = run_rows(val, 256, val, False)
                 self.history_["val_loss"].append(val_loss)
-                if val_loss < best:
-                    best, best_state = val_loss, copy.deepcopy(model.state_dict())
-        if best_state is not None:
-            model.load_state_dict(best_state)
+                keeper.update(val_loss)
+        keeper.restore()
         model.eval()
 
     # --------------------------------------------------------------- predict

@@ -1,7 +1,6 @@
 """CATARTRecommender: multi-target cross-domain recommendation with a contrastive
 autoencoder (CAT) and attention-based representation transfer (ART)."""
 
-import copy
 import numbers
 import warnings
 
@@ -14,6 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
 from sklearn_suite.base import (
+    BestState,
     TorchEstimatorMixin,
     check_device,
     check_seed,
@@ -192,7 +192,7 @@ class CATARTRecommender(TorchEstimatorMixin, FullRankingScoreMixin, BaseEstimato
         return check_device(self.device)
 
     # ---------------------------------------------------------------- training
-    def _train(self, modules, params, score, train, valid, n_items, sampler, rng,
+    def _train(self, module, params, score, train, valid, n_items, sampler, rng,
                epochs, desc, penalty=None):  # fmt: skip
         """BPR with one uniform unseen negative per positive; early stopping on
         the validation BPR loss (negatives drawn once), best state restored."""
@@ -200,10 +200,9 @@ class CATARTRecommender(TorchEstimatorMixin, FullRankingScoreMixin, BaseEstimato
         dev = self._device
         u_val, i_val = valid
         j_val = sampler.sample(u_val, rng) if len(u_val) else None
-        best, best_state, bad, losses = np.inf, None, 0, []
+        keeper, losses = BestState(module, self.patience, min_delta=1e-6), []
         for _ in tqdm(range(epochs), desc=desc, disable=not self.verbose):
-            for m in modules:
-                m.train()
+            module.train()
             order = rng.permutation(len(train[0]))
             for start in range(0, len(order), self.batch_size):
                 idx = order[start : start + self.batch_size]
@@ -218,8 +217,7 @@ class CATARTRecommender(TorchEstimatorMixin, FullRankingScoreMixin, BaseEstimato
                 opt.step()
             if j_val is None:
                 continue
-            for m in modules:
-                m.eval()
+            module.eval()
             with torch.no_grad():
                 val = 0.0
                 for start in range(0, len(u_val), 8192):
@@ -230,18 +228,10 @@ class CATARTRecommender(TorchEstimatorMixin, FullRankingScoreMixin, BaseEstimato
                     )
                     val += bpr_loss(score(u_t, i_t), score(u_t, j_t)).item() * len(u_t)
             losses.append(val / len(u_val))
-            if losses[-1] < best - 1e-6:
-                best, bad = losses[-1], 0
-                best_state = [copy.deepcopy(m.state_dict()) for m in modules]
-            else:
-                bad += 1
-                if bad >= self.patience:
-                    break
-        if best_state is not None:
-            for m, state in zip(modules, best_state):
-                m.load_state_dict(state)
-        for m in modules:
-            m.eval()
+            if keeper.update(losses[-1]):
+                break
+        keeper.restore()
+        module.eval()
         return losses
 
     def _split_domain(self, codes, valid_codes, d):
@@ -312,7 +302,7 @@ class CATARTRecommender(TorchEstimatorMixin, FullRankingScoreMixin, BaseEstimato
 
                 self.history_["mf"].append(
                     self._train(
-                        [mf],
+                        mf,
                         list(mf.parameters()),
                         mf,
                         train,
@@ -367,7 +357,7 @@ class CATARTRecommender(TorchEstimatorMixin, FullRankingScoreMixin, BaseEstimato
                 continue
             self.history_["art"].append(
                 self._train(
-                    [art],
+                    art,
                     list(art.parameters()),
                     self._art_scorer(art),
                     train,
@@ -413,7 +403,7 @@ class CATARTRecommender(TorchEstimatorMixin, FullRankingScoreMixin, BaseEstimato
                 emb[idx], present[idx], masked_domains(idx), self.temperature, weights
             )
 
-        best, best_state, bad, losses = np.inf, None, 0, []
+        keeper, losses = BestState(cat, self.patience, min_delta=1e-6), []
         for _ in tqdm(range(self.cat_epochs), desc="CAT", disable=not self.verbose):
             cat.train()
             order = rng.permutation(train)
@@ -436,13 +426,9 @@ class CATARTRecommender(TorchEstimatorMixin, FullRankingScoreMixin, BaseEstimato
                         )
                     )
                 )
-            if losses[-1] < best - 1e-6:
-                best, bad, best_state = losses[-1], 0, copy.deepcopy(cat.state_dict())
-            else:
-                bad += 1
-                if bad >= self.patience:
-                    break
-        cat.load_state_dict(best_state)
+            if keeper.update(losses[-1]):
+                break
+        keeper.restore()
         cat.eval().cpu()
         return losses
 
