@@ -9,7 +9,14 @@ from sklearn_suite.metrics._ranking import (
     spearman_score,
     spearman_scorer,
 )
-from sklearn_suite.metrics._recommend import ndcg_at_k, precision_at_k, recall_at_k
+from sklearn_suite.metrics._recommend import (
+    hit_rate_at_k,
+    mrr_at_k,
+    ndcg_at_k,
+    precision_at_k,
+    recall_at_k,
+    sampled_ndcg_at_k,
+)
 from sklearn_suite.metrics._spans import (
     inner_entity_recall,
     span_f1_score,
@@ -17,12 +24,15 @@ from sklearn_suite.metrics._spans import (
 )
 
 __all__ = [
+    "hit_rate_at_k",
     "inner_entity_recall",
     "kendall_score",
     "mean_iou_score",
+    "mrr_at_k",
     "ndcg_at_k",
     "precision_at_k",
     "recall_at_k",
+    "sampled_ndcg_at_k",
     "pck_score",
     "kendall_scorer",
     "ndcg_at_10_scorer",

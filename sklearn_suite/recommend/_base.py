@@ -1,13 +1,23 @@
 """Recommender plumbing shared by the cross-domain recommenders: input checks, id
-indexing, BPR negative sampling and batched top-k ranking."""
+indexing, negative sampling, batched top-k ranking and the ranking protocols."""
+
+import numbers
+import warnings
 
 import numpy as np
 import pandas as pd
 import torch
 from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state, check_scalar
 from sklearn.utils.validation import check_is_fitted
 
-from sklearn_suite.metrics import ndcg_at_k, recall_at_k
+from sklearn_suite.metrics import (
+    hit_rate_at_k,
+    mrr_at_k,
+    ndcg_at_k,
+    recall_at_k,
+    sampled_ndcg_at_k,
+)
 
 
 def check_interactions(X, columns=("user", "item", "domain"), name="X"):
@@ -60,10 +70,12 @@ class InteractionIndex:
 
 
 class NegativeSampler:
-    """Uniform negatives among the items a user has not interacted with."""
+    """Negatives among the items a user has not interacted with, drawn uniformly
+    or with probabilities ``p`` over the items."""
 
-    def __init__(self, users, items, n_items):
+    def __init__(self, users, items, n_items, p=None):
         self.n_items = n_items
+        self.p = p
         self.keys = np.unique(users.astype(np.int64) * n_items + items)
 
     def seen(self, users, items):
@@ -71,14 +83,27 @@ class NegativeSampler:
         pos = np.searchsorted(self.keys, keys).clip(max=len(self.keys) - 1)
         return self.keys[pos] == keys
 
-    def sample(self, users, rng, max_tries=20):
-        negatives = rng.randint(self.n_items, size=len(users))
-        for _ in range(max_tries):
-            clash = self.seen(users, negatives)
-            if not clash.any():
-                break
-            negatives[clash] = rng.randint(self.n_items, size=int(clash.sum()))
-        return negatives
+    def _draw(self, rng, size):
+        if self.p is None:
+            return rng.randint(self.n_items, size=size)
+        return rng.choice(self.n_items, size=size, p=self.p)
+
+    def sample(self, users, rng, n_negatives=None, max_tries=20, exact=False):
+        """One negative per user (shape ``(n,)``), or ``n_negatives`` per user
+        (shape ``(n, n_negatives)``, with replacement). After ``max_tries`` rounds
+        a few clashes may remain, unless ``exact`` (then every clash is redrawn
+        until none is left)."""
+        shape = (len(users),) if n_negatives is None else (len(users), n_negatives)
+        owners = np.broadcast_to(
+            np.asarray(users).reshape(-1, *([1] * (len(shape) - 1))), shape
+        )
+        negatives = self._draw(rng, shape)
+        for tries in range(10_000):
+            clash = self.seen(owners, negatives)
+            if not clash.any() or (tries >= max_tries and not exact):
+                return negatives
+            negatives[clash] = self._draw(rng, int(clash.sum()))
+        raise ValueError("a user has interacted with every item of a domain.")
 
 
 def bpr_loss(pos_scores, neg_scores):
@@ -116,6 +141,225 @@ def top_k_items(user_vectors, item_vectors, k, seen=None, batch_size=1024):
             out_items.append(top.indices.numpy())
             out_scores.append(top.values.numpy())
     return np.concatenate(out_items), np.concatenate(out_scores)
+
+
+def seen_lists(codes, n_users, n_domains):
+    """Per domain, per user code: the sorted item codes of its interactions."""
+    u, i, d = codes
+    frame = pd.DataFrame({"u": u, "i": i, "d": d})
+    seen = []
+    for pos in range(n_domains):
+        lists = [np.empty(0, dtype=int)] * n_users
+        for user, items in frame[frame.d == pos].groupby("u")["i"]:
+            lists[user] = np.sort(items.to_numpy())
+        seen.append(lists)
+    return seen
+
+
+class EmbeddingRecommenderMixin:
+    """``predict`` and ``recommend`` for recommenders that score an item by the dot
+    product of a user vector and an item vector.
+
+    The estimator provides ``_index`` (an :class:`InteractionIndex`), ``_seen``
+    (from :func:`seen_lists`), ``_popular`` (per domain, item codes by training
+    count), ``eval_batch_size``, ``_user_vectors(user_codes, d)`` and
+    ``_item_vectors(d)``; ``_has_vector(user_codes, d)`` says which users get a
+    vector (default: the known ones). The others are cold: NaN scores, popular
+    items.
+    """
+
+    def _has_vector(self, user_codes, d):
+        return user_codes >= 0
+
+    def predict(self, X):
+        """Score of each (user, item, domain) row; NaN for cold users or unknown
+        items.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Columns ``user``, ``item``, ``domain``.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_rows,)
+        """
+        check_is_fitted(self, "_index")
+        X = check_interactions(X)
+        users, items, domains = self._index.encode(X)
+        scores = np.full(len(X), np.nan)
+        for d in np.unique(domains):
+            rows = (domains == d) & (items >= 0)
+            rows[rows] = self._has_vector(users[rows], d)
+            if rows.any():
+                with torch.no_grad():
+                    vec = self._user_vectors(users[rows], d)
+                    q = self._item_vectors(d)[torch.as_tensor(items[rows])]
+                scores[rows] = (vec * q).sum(-1).numpy()
+        return scores
+
+    def recommend(self, users, domain, k=10, exclude_seen=True):
+        """Top-``k`` items of ``domain`` for each user, ranking every item.
+
+        Parameters
+        ----------
+        users : sequence
+            User ids. Cold users (see the class notes) get the domain's most
+            popular items (score NaN) and a warning.
+        domain : hashable
+            A domain seen at ``fit``.
+        k : int, default=10
+        exclude_seen : bool, default=True
+            Never recommend an item the user interacted with before.
+
+        Returns
+        -------
+        recommendations : pandas.DataFrame
+            Columns ``user``, ``item``, ``score``, ``rank`` (1 = best), ``k`` rows
+            per user (fewer when the domain has fewer unseen items).
+        """
+        check_is_fitted(self, "_index")
+        d = self._index.domain_position(domain)
+        check_scalar(k, "k", numbers.Integral, min_val=1)
+        users = list(users)
+        codes = self._index.users_.get_indexer(users)
+        known = self._has_vector(codes, d)
+        k = min(k, len(self._index.items_[domain]))
+        item_codes = np.zeros((len(users), k), dtype=int)
+        scores = np.full((len(users), k), np.nan)
+        if known.any():
+            seen = [self._seen[d][c] for c in codes[known]] if exclude_seen else None
+            with torch.no_grad():
+                vectors = self._user_vectors(codes[known], d)
+                items = self._item_vectors(d)
+            item_codes[known], scores[known] = top_k_items(
+                vectors, items, k, seen, self.eval_batch_size
+            )
+        if (~known).any():
+            warnings.warn(
+                f"{int((~known).sum())} cold users get the most popular items.",
+                UserWarning,
+                stacklevel=2,
+            )
+            item_codes[~known] = self._popular[d][:k]
+        rows = np.repeat(np.arange(len(users)), k)
+        out = pd.DataFrame(
+            {
+                "user": np.asarray(users, dtype=object)[rows],
+                "item": np.asarray(self._index.items_[domain])[item_codes.ravel()],
+                "score": scores.ravel(),
+                "rank": np.tile(np.arange(1, k + 1), len(users)),
+            }
+        )
+        # seen items may fill the tail for users with fewer than k unseen items
+        return out[np.isfinite(out["score"]) | ~np.repeat(known, k)].reset_index(
+            drop=True
+        )
+
+
+SAMPLINGS = ("uniform", "popularity")
+
+
+def sample_candidates(
+    X_test, X_known, n_negatives=199, sampling="uniform", random_state=0
+):
+    """Candidates of the sampled ranking protocol: per held-out row, its item then
+    ``n_negatives`` items of its domain the user never interacted with.
+
+    Negatives are drawn with replacement from the items of ``X_known``, uniformly
+    or in proportion to ``count ** 0.75`` (``"popularity"``), excluding every item
+    the user has in ``X_known`` or ``X_test``.
+
+    Parameters
+    ----------
+    X_test : pandas.DataFrame
+        Held-out rows (``user``, ``item``, ``domain``).
+    X_known : pandas.DataFrame
+        The interactions known before them.
+    n_negatives : int, default=199
+    sampling : {"uniform", "popularity"}, default="uniform"
+    random_state : int, RandomState instance or None, default=0
+
+    Returns
+    -------
+    candidates : ndarray of shape (n_test, 1 + n_negatives), dtype object
+        Item ids; column 0 is the held-out item.
+    """
+    if sampling not in SAMPLINGS:
+        raise ValueError(f"sampling must be one of {SAMPLINGS}; got {sampling!r}.")
+    X_test = check_interactions(X_test, name="X_test")
+    X_known = check_interactions(X_known, name="X_known")
+    rng = check_random_state(random_state)
+    out = np.empty((len(X_test), 1 + n_negatives), dtype=object)
+    out[:, 0] = X_test["item"].to_numpy()
+    both = pd.concat([X_known[["user", "item", "domain"]], X_test], ignore_index=True)
+    for domain, rows in X_test.groupby("domain", sort=False).indices.items():
+        counts = X_known.loc[X_known["domain"] == domain, "item"].value_counts()
+        if counts.empty:
+            raise ValueError(f"X_known has no interaction in domain {domain!r}.")
+        items = counts.index
+        mine = both[both["domain"] == domain]
+        users = pd.Index(pd.unique(mine["user"]))
+        codes = items.get_indexer(mine["item"])
+        p = counts.to_numpy() ** 0.75 if sampling == "popularity" else None
+        sampler = NegativeSampler(
+            users.get_indexer(mine["user"])[codes >= 0],
+            codes[codes >= 0],
+            len(items),
+            None if p is None else p / p.sum(),
+        )
+        owners = users.get_indexer(X_test["user"].to_numpy()[rows])
+        negatives = sampler.sample(owners, rng, n_negatives, exact=True)
+        out[rows, 1:] = np.asarray(items, dtype=object)[negatives]
+    return out
+
+
+def sampled_ranking_metrics(
+    model, X_test, X_known, k=10, n_negatives=199, sampling="uniform", random_state=0
+):
+    """HR@k, NDCG@k and MRR@k per domain under the sampled-candidate protocol.
+
+    Each held-out row is ranked by ``model.predict`` against ``n_negatives``
+    sampled items (:func:`sample_candidates`); a NaN score (a cold user or an
+    unknown item) ranks last, ties count as broken at random.
+
+    Parameters
+    ----------
+    model : fitted recommender
+        Any estimator with ``predict(X)`` scoring (user, item, domain) rows.
+    X_test, X_known : pandas.DataFrame
+        See :func:`sample_candidates`.
+    k : int, default=10
+    n_negatives : int, default=199
+    sampling : {"uniform", "popularity"}, default="uniform"
+    random_state : int, default=0
+        Seeds the candidates, so that every model meets the same ones.
+
+    Returns
+    -------
+    scores : dict
+        Domain -> ``{"hr": float, "ndcg": float, "mrr": float}``.
+    """
+    X_test = check_interactions(X_test, name="X_test")
+    candidates = sample_candidates(X_test, X_known, n_negatives, sampling, random_state)
+    width = candidates.shape[1]
+    rows = pd.DataFrame(
+        {
+            "user": np.repeat(X_test["user"].to_numpy(), width),
+            "item": candidates.ravel(),
+            "domain": np.repeat(X_test["domain"].to_numpy(), width),
+        }
+    )
+    scores = np.asarray(model.predict(rows), dtype=float).reshape(-1, width)
+    scores = np.nan_to_num(scores, nan=-np.inf)
+    out = {}
+    for domain, idx in X_test.groupby("domain", sort=False).indices.items():
+        out[domain] = {
+            "hr": hit_rate_at_k(scores[idx], k),
+            "ndcg": sampled_ndcg_at_k(scores[idx], k),
+            "mrr": mrr_at_k(scores[idx], k),
+        }
+    return out
 
 
 def per_domain_metrics(model, X, k=10):

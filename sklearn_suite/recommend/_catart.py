@@ -2,7 +2,6 @@
 autoencoder (CAT) and attention-based representation transfer (ART)."""
 
 import numbers
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -20,12 +19,13 @@ from sklearn_suite.base import (
     torch_seeded,
 )
 from sklearn_suite.recommend._base import (
+    EmbeddingRecommenderMixin,
     FullRankingScoreMixin,
     InteractionIndex,
     NegativeSampler,
     bpr_loss,
     check_interactions,
-    top_k_items,
+    seen_lists,
 )
 from sklearn_suite.recommend._modules import (
     BPRMF,
@@ -35,7 +35,9 @@ from sklearn_suite.recommend._modules import (
 )
 
 
-class CATARTRecommender(TorchEstimatorMixin, FullRankingScoreMixin, BaseEstimator):
+class CATARTRecommender(
+    TorchEstimatorMixin, EmbeddingRecommenderMixin, FullRankingScoreMixin, BaseEstimator
+):
     """CAT-ART: one global user representation for all domains, transferred to
     each target domain by attention.
 
@@ -281,7 +283,7 @@ class CATARTRecommender(TorchEstimatorMixin, FullRankingScoreMixin, BaseEstimato
         known = X_valid["domain"].isin(self.domains_)
         valid_codes = index.encode(X_valid[known])
         n_users, n_domains, dim = len(self.users_), len(self.domains_), self.n_factors
-        self._seen = self._seen_lists(codes)
+        self._seen = seen_lists(codes, n_users, n_domains)
         counts = [
             np.bincount(codes[1][codes[2] == d], minlength=len(self.items_[dom]))
             for d, dom in enumerate(self.domains_)
@@ -432,19 +434,6 @@ class CATARTRecommender(TorchEstimatorMixin, FullRankingScoreMixin, BaseEstimato
         cat.eval().cpu()
         return losses
 
-    def _seen_lists(self, codes):
-        """Per domain, per user: sorted training items (for exclusion)."""
-        u, i, d = codes
-        frame = pd.DataFrame({"u": u, "i": i, "d": d})
-        seen = []
-        for pos in range(len(self.domains_)):
-            groups = frame[frame.d == pos].groupby("u")["i"].apply(np.sort)
-            lists = [np.empty(0, dtype=int)] * len(self.users_)
-            for user, items in groups.items():
-                lists[user] = items
-            seen.append(lists)
-        return seen
-
     # --------------------------------------------------------------- inference
     def _user_vectors(self, user_codes, d):
         art = self.art_[d]
@@ -454,89 +443,8 @@ class CATARTRecommender(TorchEstimatorMixin, FullRankingScoreMixin, BaseEstimato
                 self._emb[idx], self._present[idx], self._global[idx]
             )
 
-    def predict(self, X):
-        """Score of each (user, item, domain) row; NaN for unknown users or items.
-
-        Parameters
-        ----------
-        X : pandas.DataFrame
-            Columns ``user``, ``item``, ``domain``.
-
-        Returns
-        -------
-        scores : ndarray of shape (n_rows,)
-        """
-        check_is_fitted(self, "art_")
-        X = check_interactions(X)
-        users, items, domains = self._index.encode(X)
-        scores = np.full(len(X), np.nan)
-        for d in np.unique(domains):
-            rows = (domains == d) & (users >= 0) & (items >= 0)
-            if rows.any():
-                vec = self._user_vectors(users[rows], d)
-                with torch.no_grad():
-                    q = self.art_[d].items(torch.as_tensor(items[rows]))
-                scores[rows] = (vec * q).sum(-1).numpy()
-        return scores
-
-    def recommend(self, users, domain, k=10, exclude_seen=True):
-        """Top-``k`` items of ``domain`` for each user, ranking every item.
-
-        Parameters
-        ----------
-        users : sequence
-            User ids. Unknown users get the domain's most popular items (score
-            NaN).
-        domain : hashable
-            A domain seen at ``fit``.
-        k : int, default=10
-        exclude_seen : bool, default=True
-            Never recommend an item the user interacted with in training.
-
-        Returns
-        -------
-        recommendations : pandas.DataFrame
-            Columns ``user``, ``item``, ``score``, ``rank`` (1 = best), ``k`` rows
-            per user (fewer when the domain has fewer unseen items).
-        """
-        check_is_fitted(self, "art_")
-        d = self._index.domain_position(domain)
-        check_scalar(k, "k", numbers.Integral, min_val=1)
-        users = list(users)
-        codes = self.users_.get_indexer(users)
-        known = codes >= 0
-        n_items = len(self.items_[domain])
-        k = min(k, n_items)
-        item_codes = np.zeros((len(users), k), dtype=int)
-        scores = np.full((len(users), k), np.nan)
-        if known.any():
-            seen = [self._seen[d][c] for c in codes[known]] if exclude_seen else None
-            vectors = self._user_vectors(codes[known], d)
-            with torch.no_grad():
-                items = self.art_[d].items.weight
-            item_codes[known], scores[known] = top_k_items(
-                vectors, items, k, seen, self.eval_batch_size
-            )
-        if (~known).any():
-            warnings.warn(
-                f"{int((~known).sum())} unknown users get the most popular items.",
-                UserWarning,
-                stacklevel=2,
-            )
-            item_codes[~known] = self._popular[d][:k]
-        rows = np.repeat(np.arange(len(users)), k)
-        out = pd.DataFrame(
-            {
-                "user": np.asarray(users, dtype=object)[rows],
-                "item": np.asarray(self.items_[domain])[item_codes.ravel()],
-                "score": scores.ravel(),
-                "rank": np.tile(np.arange(1, k + 1), len(users)),
-            }
-        )
-        # seen items may fill the tail for users with fewer than k unseen items
-        return out[np.isfinite(out["score"]) | ~np.repeat(known, k)].reset_index(
-            drop=True
-        )
+    def _item_vectors(self, d):
+        return self.art_[d].items.weight
 
     def transform(self, users):
         """Global (CAT) user embeddings; NaN rows for unknown users.

@@ -129,7 +129,7 @@ def test_recommend_scores_match_predict(data, fitted):
 
 
 def test_unknown_users_get_popular_items_and_nan(data, fitted):
-    with pytest.warns(UserWarning, match="unknown users"):
+    with pytest.warns(UserWarning, match="cold users"):
         recs = fitted.recommend(["stranger"], 0, k=3)
     assert len(recs) == 3 and recs["score"].isna().all()
     assert np.isnan(fitted.transform(["stranger"])).all()
