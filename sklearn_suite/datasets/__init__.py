@@ -1,6 +1,9 @@
 """Datasets the library makes itself or reads from installed packages."""
 
-from sklearn_suite.datasets._cross_domain import make_cross_domain_interactions
+from sklearn_suite.datasets._cross_domain import (
+    make_cross_domain_interactions,
+    make_cross_domain_sequences,
+)
 from sklearn_suite.datasets._digits_multitask import (
     KEYPOINT_NAMES,
     ink_keypoints,
@@ -24,6 +27,7 @@ __all__ = [
     "ink_keypoints",
     "load_digits_multitask",
     "make_cross_domain_interactions",
+    "make_cross_domain_sequences",
     "make_ink_tasks",
     "load_digits_nas",
     "read_nb201_analog",

@@ -153,3 +153,180 @@ def make_cross_domain_interactions(
         item_popularity=offsets,
         relatedness=tuple(relatedness),
     )
+
+
+def _draw_sequences(rng, prefs, q, b, lengths, transition, neighbours, drift, scale):
+    """Sequences drawn one step at a time for all users at once.
+
+    The next item maximises ``p_u(t) . q_j / scale + b_j + transition [j is one of
+    the last item's nearest neighbours] + Gumbel`` over unseen items; then the
+    preference drifts towards the chosen item and is renormalised.
+    """
+    n_users, n_items = len(prefs), len(q)
+    norm = np.sqrt(q.shape[1])
+    p = prefs.copy()
+    seqs = np.full((n_users, lengths.max()), -1)
+    consumed = np.zeros((n_users, n_items), dtype=bool)
+    bonus = np.zeros((n_users, n_items))
+    rows = np.arange(n_users)
+    for t in range(lengths.max()):
+        logits = p @ q.T / scale + b + bonus + rng.gumbel(size=(n_users, n_items))
+        logits[consumed] = -np.inf
+        chosen = logits.argmax(1)
+        live = t < lengths
+        seqs[live, t] = chosen[live]
+        consumed[rows[live], chosen[live]] = True
+        bonus[:] = 0
+        bonus[rows[:, None], neighbours[chosen]] = transition
+        p = p + drift * q[chosen]
+        p *= norm / np.linalg.norm(p, axis=1, keepdims=True)
+    return seqs
+
+
+def make_cross_domain_sequences(
+    n_users=(3000, 2000),
+    n_items=(600, 400),
+    activity=(30, 6),
+    overlap=0.1,
+    relatedness=0.8,
+    n_factors=8,
+    temperature=0.5,
+    popularity=1.0,
+    drift=0.3,
+    transition=2.0,
+    n_neighbors=5,
+    random_state=None,
+):
+    """Two domains of timestamped interaction sequences whose users share a taste.
+
+    Every user has a global factor ``g_u ~ N(0, I)`` (one distribution for both
+    domains) and, per domain ``d``, a specific factor ``s_u^d``; their initial
+    preference there is ``p_u^d = sqrt(rho) A_d g_u + sqrt(1 - rho) s_u^d`` with
+    ``A_d`` a random rotation and ``rho = relatedness``. Sequences carry order:
+    each next item is drawn without replacement from ``softmax(p_u(t) . q_i /
+    (sqrt(n_factors) temperature) + b_i + T[i_{t-1}, i])``, where ``T`` gives a
+    ``transition`` bonus to the ``n_neighbors`` items closest to the previous
+    one, and the preference drifts, ``p_u(t+1) = normalise(p_u(t) + drift
+    q_{i_t})``. Items ``q_i ~ N(0, I)`` with a Zipf popularity offset ``b_i``.
+
+    Domain 1 (the sparse one) is drawn from its own random stream, so for a given
+    ``random_state`` it is identical at every ``overlap``; ``overlap`` is the share
+    of domain-1 users who are also domain-0 users (same ``g_u``); the other
+    domain-0 users are new. Each sequence has ``max(3, 1 + Poisson(activity -
+    1))`` items; its last item is the test item, the one before the validation
+    item (leave-one-out), the rest is training data.
+
+    Parameters
+    ----------
+    n_users : tuple of 2 int, default=(3000, 2000)
+        Users of domain 0 (dense) and domain 1 (sparse).
+    n_items : tuple of 2 int, default=(600, 400)
+    activity : tuple of 2 float, default=(30, 6)
+        Mean sequence length per domain.
+    overlap : float in [0, 1], default=0.1
+        Share of domain-1 users who also have a domain-0 sequence.
+    relatedness : float in [0, 1], default=0.8
+    n_factors : int, default=8
+    temperature : float, default=0.5
+    popularity : float, default=1.0
+    drift : float, default=0.3
+        Step of the preference towards each consumed item (0: no drift).
+    transition : float, default=2.0
+        Logit bonus of the previous item's nearest neighbours (0: none).
+    n_neighbors : int, default=5
+    random_state : int or None, default=None
+
+    Returns
+    -------
+    data : Bunch
+        ``train``, ``valid``, ``test`` DataFrames (``user``, ``item``, ``domain``,
+        ``timestamp``; domains 0 and 1, ints); ``global_factors`` (dict user ->
+        ``g_u``); ``overlap_users`` (ndarray); ``item_factors`` (list of 2
+        arrays).
+
+    Examples
+    --------
+    >>> from sklearn_suite.datasets import make_cross_domain_sequences
+    >>> data = make_cross_domain_sequences(n_users=(60, 40), overlap=0.5,
+    ...                                    random_state=0)
+    >>> sorted(data.train.columns)
+    ['domain', 'item', 'timestamp', 'user']
+    >>> len(data.overlap_users), data.test.groupby("domain").size().tolist()
+    (20, [60, 40])
+    """
+    if len(n_users) != 2 or len(n_items) != 2 or len(activity) != 2:
+        raise ValueError("n_users, n_items and activity need one value per domain (2).")
+    if not 0 <= overlap <= 1:
+        raise ValueError(f"overlap must lie in [0, 1]; got {overlap}.")
+    if not 0 <= relatedness <= 1:
+        raise ValueError(f"relatedness must lie in [0, 1]; got {relatedness}.")
+    n_overlap = int(round(overlap * n_users[1]))
+    if n_overlap > n_users[0]:
+        raise ValueError(
+            f"overlap {overlap} needs {n_overlap} domain-0 users; n_users[0] is "
+            f"{n_users[0]}."
+        )
+    # one stream per domain, so domain 1 does not depend on overlap
+    seeds = np.random.SeedSequence(
+        check_random_state(random_state).randint(2**31)
+    ).spawn(2)
+    rngs = [np.random.default_rng(s) for s in seeds]
+    g1 = rngs[1].standard_normal((n_users[1], n_factors))
+    shared = rngs[0].choice(n_users[1], n_overlap, replace=False)
+    g0 = np.vstack(
+        [g1[shared], rngs[0].standard_normal((n_users[0] - n_overlap, n_factors))]
+    )
+    users = [
+        np.concatenate([shared, n_users[1] + np.arange(n_users[0] - n_overlap)]),
+        np.arange(n_users[1]),
+    ]
+    g = [g0, g1]
+    frames, item_factors = [], []
+    for d, rng in ((1, rngs[1]), (0, rngs[0])):
+        rotation = ortho_group.rvs(n_factors, random_state=int(rng.integers(2**31)))
+        specific = rng.standard_normal((n_users[d], n_factors))
+        prefs = (
+            np.sqrt(relatedness) * g[d] @ rotation.T
+            + np.sqrt(1 - relatedness) * specific
+        )
+        q = rng.standard_normal((n_items[d], n_factors))
+        b = -popularity * np.log1p(rng.permutation(n_items[d]))
+        unit = q / np.linalg.norm(q, axis=1, keepdims=True)
+        neighbours = np.argsort(-(unit @ unit.T), axis=1)[:, 1 : n_neighbors + 1]
+        lengths = np.clip(1 + rng.poisson(activity[d] - 1, n_users[d]), 3, n_items[d])
+        seqs = _draw_sequences(
+            rng, prefs, q, b, lengths, transition, neighbours, drift,
+            np.sqrt(n_factors) * temperature,
+        )  # fmt: skip
+        start = rng.uniform(0, 1000, n_users[d])
+        gaps = rng.exponential(1.0, seqs.shape).cumsum(1)
+        live = seqs >= 0
+        row, pos = np.nonzero(live)
+        frame = pd.DataFrame(
+            {
+                "user": users[d][row],
+                "item": seqs[live],
+                "domain": d,
+                "timestamp": start[row] + gaps[live],
+                "_rank": lengths[row] - 1 - pos,  # 0 = last
+            }
+        )
+        frames.append(frame)
+        item_factors.append(q)
+    frame = pd.concat(frames[::-1], ignore_index=True)
+    rank = frame.pop("_rank").to_numpy()
+    parts = {
+        name: frame[mask].reset_index(drop=True)
+        for name, mask in (
+            ("train", rank >= 2),
+            ("valid", rank == 1),
+            ("test", rank == 0),
+        )
+    }
+    global_factors = dict(zip(users[1], g1)) | dict(zip(users[0], g0))
+    return Bunch(
+        **parts,
+        global_factors=global_factors,
+        overlap_users=np.sort(shared),
+        item_factors=item_factors,
+    )
