@@ -281,7 +281,7 @@ def make_cross_domain_sequences(
         np.arange(n_users[1]),
     ]
     g = [g0, g1]
-    frames, item_factors = [], []
+    frames, item_factors = [], [None, None]
     for d, rng in ((1, rngs[1]), (0, rngs[0])):
         rotation = ortho_group.rvs(n_factors, random_state=int(rng.integers(2**31)))
         specific = rng.standard_normal((n_users[d], n_factors))
@@ -312,7 +312,7 @@ def make_cross_domain_sequences(
             }
         )
         frames.append(frame)
-        item_factors.append(q)
+        item_factors[d] = q
     frame = pd.concat(frames[::-1], ignore_index=True)
     rank = frame.pop("_rank").to_numpy()
     parts = {

@@ -1,6 +1,22 @@
-"""Cross-domain recommenders: CAT-ART, and a popularity baseline."""
+"""Cross-domain recommenders: CAT-ART and RecGURU, with popularity and
+self-attentive sequential baselines."""
 
-from sklearn_suite.recommend._base import PopularityRecommender, per_domain_metrics
+from sklearn_suite.recommend._base import (
+    PopularityRecommender,
+    per_domain_metrics,
+    sample_candidates,
+    sampled_ranking_metrics,
+)
 from sklearn_suite.recommend._catart import CATARTRecommender
+from sklearn_suite.recommend._recguru import RecGURURecommender
+from sklearn_suite.recommend._sasrec import SASRecRecommender
 
-__all__ = ["CATARTRecommender", "PopularityRecommender", "per_domain_metrics"]
+__all__ = [
+    "CATARTRecommender",
+    "PopularityRecommender",
+    "RecGURURecommender",
+    "SASRecRecommender",
+    "per_domain_metrics",
+    "sample_candidates",
+    "sampled_ranking_metrics",
+]

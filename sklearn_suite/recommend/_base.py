@@ -192,8 +192,10 @@ class EmbeddingRecommenderMixin:
             rows = (domains == d) & (items >= 0)
             rows[rows] = self._has_vector(users[rows], d)
             if rows.any():
+                # one vector per distinct user: sequence encoders are costly
+                distinct, inverse = np.unique(users[rows], return_inverse=True)
                 with torch.no_grad():
-                    vec = self._user_vectors(users[rows], d)
+                    vec = self._user_vectors(distinct, d)[torch.as_tensor(inverse)]
                     q = self._item_vectors(d)[torch.as_tensor(items[rows])]
                 scores[rows] = (vec * q).sum(-1).numpy()
         return scores
@@ -453,6 +455,31 @@ class PopularityRecommender(FullRankingScoreMixin, BaseEstimator):
         }
         self.seen_ = X.groupby(["domain", "user"])["item"].apply(set).to_dict()
         return self
+
+    def predict(self, X):
+        """Training count of each row's item in its domain (0 when unseen).
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Columns ``user``, ``item``, ``domain``.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_rows,)
+        """
+        check_is_fitted(self, "counts_")
+        X = check_interactions(X)
+        scores = np.zeros(len(X))
+        for domain, rows in X.groupby("domain", sort=False).indices.items():
+            counts = self.counts_.get(domain)
+            if counts is None:
+                raise ValueError(
+                    f"unknown domain {domain!r}; fitted on {list(self.counts_)}."
+                )
+            found = counts.reindex(X["item"].to_numpy()[rows]).fillna(0)
+            scores[rows] = found.to_numpy()
+        return scores
 
     def recommend(self, users, domain, k=10, exclude_seen=True):
         """Top-``k`` unseen popular items per user.

@@ -58,6 +58,7 @@ EXPECTED_FAILED_CHECKS = {
     "CATARTRecommender": {},
     "GENNAPERegressor": {},
     "MulcoTagger": {},
+    "RecGURURecommender": {},
     "SGSConvClassifier": {},
 }
 
@@ -232,6 +233,45 @@ def _catart_bad_inputs():
     ]
 
 
+def _recguru():
+    from sklearn_suite.recommend import RecGURURecommender
+
+    return RecGURURecommender(
+        d_model=8, n_blocks=1, d_ff=16, max_len=8, batch_size=32, pretrain_steps=2,
+        gan_steps=2, tune_steps=2, random_state=0,
+    )  # fmt: skip
+
+
+def _sequences():
+    from sklearn_suite.datasets import make_cross_domain_sequences
+
+    data = make_cross_domain_sequences(n_users=(50, 40), random_state=0)
+    return data.train, None
+
+
+def _recguru_bad_inputs():
+    X, _ = _sequences()
+    late = X.groupby(["user", "domain"]).tail(1).assign(timestamp=-1.0)
+    return [
+        BadInput("no timestamp", X.drop(columns="timestamp"), r"\['timestamp'\]"),
+        BadInput(
+            "NaN timestamps",
+            X.assign(timestamp=X.timestamp.where(X.index > 0)),
+            "contains NaN",
+        ),
+        BadInput("str timestamps", X.assign(timestamp="x"), "numeric or datetime"),
+        BadInput("three domains", X.assign(domain=X.index % 3), "two domains"),
+        BadInput("held-out items before the history", late, "non-monotonic", "score"),
+        BadInput("an unknown domain", [0, 1], "unknown domain", "transform", y="x"),
+        BadInput(
+            "an unknown domain",
+            X.assign(domain="x"),
+            "unknown domain",
+            "predict",
+        ),
+    ]
+
+
 def api_cases():
     """One :class:`ApiCase` per public estimator."""
     return [
@@ -239,6 +279,7 @@ def api_cases():
         ApiCase(_gennape(), _small_networks, _gennape_bad_inputs()),
         ApiCase(_catart(), _interactions, _catart_bad_inputs()),
         ApiCase(_mulco(), _sentences, _mulco_bad_inputs()),
+        ApiCase(_recguru(), _sequences, _recguru_bad_inputs()),
         ApiCase(_sgs(), _digit_images, _image_bad_inputs()),
         ApiCase(
             _la3().set_params(top_k=3),
