@@ -95,8 +95,12 @@ class RecGURURecommender(
     lr_rec : float, default=1e-3
         Learning rate of pretraining (after a linear warm-up over its first
         quarter) and of fine-tuning.
-    pretrain_steps, gan_steps, tune_steps : int, default=200, 500, 500
-        Generator steps of each phase.
+    pretrain_steps : int, default=200
+        Steps of reconstruction pretraining.
+    gan_steps : int, default=500
+        Generator steps of the adversarial phase.
+    tune_steps : int, default=500
+        Steps of target fine-tuning.
     batch_size : int, default=256
         Users per domain per step.
     target_domain : hashable or None, default=None

@@ -266,3 +266,11 @@ def test_sasrec_baseline_is_causal_and_seeded(data):
     changed[:, -1] = 1 + (changed[:, -1] % 5)
     with torch.no_grad():
         torch.testing.assert_close(net(seq)[:, :-1], net(changed)[:, :-1])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_fit_on_cuda_serves_on_cpu(data):
+    model = RecGURURecommender(**{**SMALL, "device": "cuda"})
+    model.fit(data.train, X_valid=data.valid)
+    assert next(model.model_.parameters()).device.type == "cpu"
+    assert np.isfinite(model.score(data.test))
