@@ -16,6 +16,11 @@ from sklearn_suite.datasets._digits_nas import (
     read_nb201_analog,
 )
 from sklearn_suite.datasets._images import load_digit_images, read_mnist_5k
+from sklearn_suite.datasets._kinship import (
+    KINSHIP_RELATIONS,
+    kinship_rules,
+    make_kinship_stories,
+)
 from sklearn_suite.datasets._nas_families import build_network
 from sklearn_suite.datasets._ner import make_nested_ner, read_chinese_nested_ner
 from sklearn_suite.datasets._shapes import make_orientation_shapes
@@ -23,12 +28,15 @@ from sklearn_suite.datasets._shapes import make_orientation_shapes
 __all__ = [
     "ANALOG_NB201_OPS",
     "KEYPOINT_NAMES",
+    "KINSHIP_RELATIONS",
     "build_network",
     "ink_keypoints",
+    "kinship_rules",
     "load_digits_multitask",
     "make_cross_domain_interactions",
     "make_cross_domain_sequences",
     "make_ink_tasks",
+    "make_kinship_stories",
     "load_digits_nas",
     "read_nb201_analog",
     "load_digit_images",

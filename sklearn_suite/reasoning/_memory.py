@@ -1,0 +1,110 @@
+"""R5's rule memory: length-2 Horn rules ``head(x, y) <- body1(x, z), body2(z, y)``
+over relation ids, with scores, invented predicates, decay, deletion and
+backtrack rewriting.
+
+Ids: 0 = unknown/padding, ``1..n_observed`` = observed relations,
+``n_observed + 1 .. width - 1`` = invented predicates.
+"""
+
+# score increments of the rules used in one episode
+GROUND = 0.6  # body and head observed
+HEAD_OBSERVED = 0.3  # head observed, body uses an invented predicate
+NEW_CANDIDATE = -0.05  # created in this episode, observed body, invented head
+INVENTED = -0.1  # already stored, invented head
+OTHER = -0.3
+CORRECT_BONUS = 0.1
+SINGLE_STEP_BONUS = 10.0
+WRONG = -1.0
+DECAY = 0.003
+DELETE_BELOW = -1.2
+
+
+class RuleMemory:
+    """Stored rules ``(body1, body2) -> [head, score]``."""
+
+    def __init__(self, n_observed, width):
+        if width <= n_observed + 1:
+            raise ValueError("width leaves no room for invented predicates.")
+        self.n_observed, self.width = n_observed, width
+        self.rules = {}
+
+    def is_observed(self, r):
+        return r is not None and 1 <= r <= self.n_observed
+
+    def head(self, pair):
+        rule = self.rules.get(pair)
+        return None if rule is None else rule[0]
+
+    def score(self, pair):
+        rule = self.rules.get(pair)
+        return 0.0 if rule is None else rule[1]
+
+    def free_invented(self, taken=()):
+        """The lowest invented id no stored rule (nor ``taken``) has as head."""
+        used = {head for head, _ in self.rules.values()} | set(taken)
+        for r in range(self.n_observed + 1, self.width):
+            if r not in used:
+                return r
+        return None
+
+    def reward(self, used, created, prediction, target, n_steps):
+        """Update the scores of the rules used in an episode (in order)."""
+        for pair in used:
+            if pair not in self.rules:
+                continue
+            head = self.rules[pair][0]
+            body_observed = all(self.is_observed(r) for r in pair)
+            if body_observed and self.is_observed(head):
+                inc = GROUND
+            elif self.is_observed(head):
+                inc = HEAD_OBSERVED
+            elif pair in created and body_observed:
+                inc = NEW_CANDIDATE
+            elif pair not in created:
+                inc = INVENTED
+            else:
+                inc = OTHER
+            if prediction == target:
+                inc += CORRECT_BONUS + (SINGLE_STEP_BONUS if n_steps == 1 else 0.0)
+            elif self.is_observed(prediction):
+                inc = WRONG
+            self.rules[pair][1] += inc
+
+    def decay(self):
+        for rule in self.rules.values():
+            rule[1] *= 1 - DECAY
+
+    def prune(self, protect=()):
+        """Delete rules scored below the threshold, and every rule whose body
+        uses an invented head that no longer exists."""
+        dropped = [
+            p
+            for p, (_, s) in self.rules.items()
+            if s < DELETE_BELOW and p not in protect
+        ]
+        while dropped:
+            for pair in dropped:
+                self.rules.pop(pair, None)
+            heads = {h for h, _ in self.rules.values()}
+            dropped = [
+                p
+                for p in self.rules
+                if any(not self.is_observed(r) and r not in heads for r in p)
+            ]
+
+    def rewrite(self, invented, target):
+        """Backtrack rewriting: the invented predicate means ``target``. Heads
+        equal to it become ``target``; bodies using it are substituted, and a
+        substituted rule is dropped when it conflicts with a stored one."""
+        for rule in self.rules.values():
+            if rule[0] == invented:
+                rule[0] = target
+        for pair in [p for p in self.rules if invented in p]:
+            head, score = self.rules.pop(pair)
+            new = tuple(target if r == invented else r for r in pair)
+            stored = self.rules.get(new)
+            if stored is None:
+                self.rules[new] = [head, score]
+            elif stored[0] == head:
+                stored[1] = max(stored[1], score)
+            # else: conflict, the substituted rule is dropped

@@ -1,0 +1,40 @@
+"""R5's policy-value network over relation-pair feature maps."""
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from sklearn_suite.reasoning._env import N_FEATURES
+
+
+class PolicyValueNet(nn.Module):
+    """Three 3x3 convolutions (8 -> 16 -> 32 -> 128, ReLU); a policy head (1x1
+    conv to 4 channels, linear to one logit per relation pair, log-softmax) and a
+    value head (1x1 conv to 2 channels, linear 32, linear 1, tanh), as in
+    AlphaZero's board networks."""
+
+    def __init__(self, width):
+        super().__init__()
+        self.width = width
+        self.body = nn.Sequential(
+            nn.Conv2d(N_FEATURES, 16, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(16, 32, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(32, 128, 3, padding=1),
+            nn.ReLU(),
+        )
+        area = width * width
+        self.policy_conv = nn.Conv2d(128, 4, 1)
+        self.policy_fc = nn.Linear(4 * area, area)
+        self.value_conv = nn.Conv2d(128, 2, 1)
+        self.value_fc1 = nn.Linear(2 * area, 32)
+        self.value_fc2 = nn.Linear(32, 1)
+
+    def forward(self, maps):
+        h = self.body(maps)
+        p = F.relu(self.policy_conv(h)).flatten(1)
+        log_policy = F.log_softmax(self.policy_fc(p), dim=1)
+        v = F.relu(self.value_conv(h)).flatten(1)
+        value = torch.tanh(self.value_fc2(F.relu(self.value_fc1(v))))[:, 0]
+        return log_policy, value
