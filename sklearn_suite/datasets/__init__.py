@@ -23,6 +23,7 @@ from sklearn_suite.datasets._kinship import (
 )
 from sklearn_suite.datasets._nas_families import build_network
 from sklearn_suite.datasets._ner import make_nested_ner, read_chinese_nested_ner
+from sklearn_suite.datasets._relational import read_clutrr, read_graphlog
 from sklearn_suite.datasets._shapes import make_orientation_shapes
 
 __all__ = [
@@ -43,5 +44,7 @@ __all__ = [
     "make_nested_ner",
     "make_orientation_shapes",
     "read_chinese_nested_ner",
+    "read_clutrr",
+    "read_graphlog",
     "read_mnist_5k",
 ]
