@@ -15,6 +15,7 @@ _LAZY = {
     "GENNAPERegressor": "sklearn_suite.nas",
     "LabelAwareAugmenter": "sklearn_suite.augment",
     "MulcoTagger": "sklearn_suite.ner",
+    "R5RuleLearner": "sklearn_suite.reasoning",
     "RecGURURecommender": "sklearn_suite.recommend",
     "SGSConvClassifier": "sklearn_suite.conv",
 }

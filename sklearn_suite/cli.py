@@ -14,6 +14,7 @@ DEMOS = [
     ("GENNAPERegressor", "sklearn_suite.nas._demo"),
     ("AIOPRegressor", "sklearn_suite.nas._demo:run_aiop_demo"),
     ("CATARTRecommender", "sklearn_suite.recommend._demo"),
+    ("R5RuleLearner", "sklearn_suite.reasoning._demo"),
     ("RecGURURecommender", "sklearn_suite.recommend._demo:run_recguru_demo"),
 ]
 

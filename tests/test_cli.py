@@ -27,6 +27,8 @@ def test_demo_quick_prints_the_table_and_writes_pictures(tmp_path, capsys):
     assert (tmp_path / "gennape_scatter.png").stat().st_size > 1000
     assert (tmp_path / "aiop_scatter.png").stat().st_size > 1000
     assert (tmp_path / "catart_domains.png").stat().st_size > 1000
+    assert (tmp_path / "r5_lengths.png").stat().st_size > 1000
+    assert "R5's best-scored rules" in out
     assert (tmp_path / "recguru_discriminator.png").stat().st_size > 1000
     assert (tmp_path / "results.txt").read_text().splitlines()[0].startswith("method")
 

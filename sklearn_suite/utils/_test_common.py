@@ -58,6 +58,7 @@ EXPECTED_FAILED_CHECKS = {
     "CATARTRecommender": {},
     "GENNAPERegressor": {},
     "MulcoTagger": {},
+    "R5RuleLearner": {},
     "RecGURURecommender": {},
     "SGSConvClassifier": {},
 }
@@ -272,6 +273,47 @@ def _recguru_bad_inputs():
     ]
 
 
+def _r5():
+    from sklearn_suite.reasoning import R5RuleLearner
+
+    return R5RuleLearner(n_invented=4, n_playouts=4, n_epochs=1, random_state=0)
+
+
+def _stories():
+    from sklearn_suite.datasets import make_kinship_stories
+
+    data = make_kinship_stories(k=(2, 3), n=15, random_state=0)
+    return data.X, data.y
+
+
+def _r5_bad_inputs():
+    X, y = _stories()
+    story = {
+        "edges": [("a", "father", "b"), ("b", "brother", "c")],
+        "query": ("a", "c"),
+    }
+    return [
+        BadInput(
+            "an edge that is not a triple",
+            [{"edges": [("a", "father")], "query": ("a", "b")}] + X[1:],
+            r"not a \(head, relation, tail\) triple",
+        ),
+        BadInput(
+            "a query entity not in the story",
+            [{**story, "query": ("a", "zz")}] + X[1:],
+            "not in the story",
+        ),
+        BadInput(
+            "an empty story", [{"edges": [], "query": ("a", "b")}] + X[1:], "empty"
+        ),
+        BadInput("a bare dict", story, "list of stories"),
+        BadInput("labels of another length", X, "labels", y=y[:-1]),
+        BadInput(
+            "an empty story", [{"edges": [], "query": ("a", "b")}], "empty", "predict"
+        ),
+    ]
+
+
 def api_cases():
     """One :class:`ApiCase` per public estimator."""
     return [
@@ -279,6 +321,7 @@ def api_cases():
         ApiCase(_gennape(), _small_networks, _gennape_bad_inputs()),
         ApiCase(_catart(), _interactions, _catart_bad_inputs()),
         ApiCase(_mulco(), _sentences, _mulco_bad_inputs()),
+        ApiCase(_r5(), _stories, _r5_bad_inputs()),
         ApiCase(_recguru(), _sequences, _recguru_bad_inputs()),
         ApiCase(_sgs(), _digit_images, _image_bad_inputs()),
         ApiCase(
