@@ -1,5 +1,6 @@
-"""Relational reasoning and rule discovery: R5."""
+"""Relational reasoning and rule discovery: R5, with neural baselines."""
 
+from sklearn_suite.reasoning._baselines import PathLSTMClassifier, StoryGNNClassifier
 from sklearn_suite.reasoning._r5 import R5RuleLearner
 
-__all__ = ["R5RuleLearner"]
+__all__ = ["PathLSTMClassifier", "R5RuleLearner", "StoryGNNClassifier"]
