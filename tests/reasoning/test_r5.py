@@ -204,3 +204,29 @@ def test_generator_chains_compose_to_the_answer():
             }
         assert (label,) in frontier
     assert np.isin(np.unique(data.k), [2, 4]).all()
+
+
+def test_search_avoids_merges_that_dead_end():
+    from sklearn_suite.reasoning._mcts import MCTS
+
+    memory = RuleMemory(n_observed=6, width=10)
+    memory.rules = {(1, 2): [4, 1.0], (2, 3): [6, 1.0], (4, 3): [5, 1.0]}
+    env = ReductionEnv(memory, learn=False)
+
+    def uniform(state, actions):
+        return np.full(len(actions), 1 / len(actions)), 0.0
+
+    actions, visits = MCTS(env, uniform, n_playouts=20).search(State(((1, 2, 3),)))
+    assert actions == [1 * 10 + 2, 2 * 10 + 3]
+    assert visits[0] > visits[1]  # (2, 3) first leaves (1, 6): no rule
+
+
+def test_baselines_always_answer(stories):
+    from sklearn_suite.reasoning import PathLSTMClassifier, StoryGNNClassifier
+
+    for model in (
+        PathLSTMClassifier(n_epochs=2, random_state=0),
+        StoryGNNClassifier(n_epochs=2, n_layers=1, random_state=0),
+    ):
+        pred = model.fit(stories.X, stories.y).predict(stories.X[:5])
+        assert all(p in set(stories.y) for p in pred)
