@@ -465,15 +465,7 @@ class RecGURURecommender(
                 )  # fmt: skip
                 recon = model.reconstruction_loss(seq, t, self.n_recon_negatives)
                 loss = loss + bpr + recon
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            if validate is not None and (
-                (step + 1) % self.eval_every == 0 or step + 1 == self.tune_steps
-            ):
-                history["step"].append(step + 1)
-                history["valid_hr"].append(validate())
-                keeper.update(-history["valid_hr"][-1])
+            self._optimise(opt, loss, step, self.tune_steps, validate, keeper, history)
         keeper.restore()
         return history
 

@@ -177,15 +177,7 @@ class SASRecRecommender(TorchEstimatorMixin, SequentialRecommenderMixin, BaseEst
             ) + F.binary_cross_entropy_with_logits(
                 neg[keep], torch.zeros_like(neg[keep])
             )
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            if validate is not None and (
-                (step + 1) % self.eval_every == 0 or step + 1 == self.n_steps
-            ):
-                history["step"].append(step + 1)
-                history["valid_hr"].append(validate())
-                keeper.update(-history["valid_hr"][-1])
+            self._optimise(opt, loss, step, self.n_steps, validate, keeper, history)
         keeper.restore()
         return history
 

@@ -180,6 +180,19 @@ class SequentialRecommenderMixin(EmbeddingRecommenderMixin):
 
         return validate
 
+    def _optimise(self, opt, loss, step, n_steps, validate, keeper, history):
+        """One optimiser step; every ``eval_every`` steps (and at the last) the
+        validation HR@10 is recorded and the best state kept."""
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if validate is not None and (
+            (step + 1) % self.eval_every == 0 or step + 1 == n_steps
+        ):
+            history["step"].append(step + 1)
+            history["valid_hr"].append(validate())
+            keeper.update(-history["valid_hr"][-1])
+
     def known_interactions(self):
         """The interactions the model conditions on at inference (training plus
         validation), as a DataFrame ``user``, ``item``, ``domain``."""
