@@ -20,7 +20,20 @@ from sklearn_suite.reasoning._r5 import check_stories
 class _NeuralReasoner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
     """Vocabulary, minibatch training and prediction shared by the baselines."""
 
-    def _fit(self, X, y):
+    def fit(self, X, y):
+        """Fit on stories and their query relations.
+
+        Parameters
+        ----------
+        X : list of dict
+            Stories ``{"edges": [(head, relation, tail), ...], "query": (head,
+            tail)}``.
+        y : sequence of str
+
+        Returns
+        -------
+        self : estimator
+        """
         check_scalar(self.n_epochs, "n_epochs", numbers.Integral, min_val=1)
         stories = check_stories(X)
         y = list(y)
@@ -96,20 +109,6 @@ class PathLSTMClassifier(_NeuralReasoner):
         self.lr = lr
         self.random_state = random_state
 
-    def fit(self, X, y):
-        """Fit on stories and their query relations.
-
-        Parameters
-        ----------
-        X : list of dict
-        y : sequence of str
-
-        Returns
-        -------
-        self : PathLSTMClassifier
-        """
-        return self._fit(X, y)
-
     def _module(self, n_relations, n_classes):
         return nn.ModuleDict(
             {
@@ -160,20 +159,6 @@ class StoryGNNClassifier(_NeuralReasoner):
         self.batch_size = batch_size
         self.lr = lr
         self.random_state = random_state
-
-    def fit(self, X, y):
-        """Fit on stories and their query relations.
-
-        Parameters
-        ----------
-        X : list of dict
-        y : sequence of str
-
-        Returns
-        -------
-        self : StoryGNNClassifier
-        """
-        return self._fit(X, y)
 
     def _module(self, n_relations, n_classes):
         from torch_geometric.nn import RGCNConv
