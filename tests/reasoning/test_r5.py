@@ -4,6 +4,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 import sklearn_suite.reasoning as reasoning
 from sklearn_suite.datasets import (
@@ -230,3 +231,10 @@ def test_baselines_always_answer(stories):
     ):
         pred = model.fit(stories.X, stories.y).predict(stories.X[:5])
         assert all(p in set(stories.y) for p in pred)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_fit_on_cuda_predicts_on_cpu(stories):
+    model = R5RuleLearner(**SMALL, device="cuda").fit(stories.X, stories.y)
+    assert next(model.policy_value_net_.parameters()).device.type == "cpu"
+    assert len(model.predict(stories.X[:3])) == 3
