@@ -90,11 +90,11 @@ def run_clutrr(seed, train_set, data_dir):
     return res
 
 
-def run_graphlog(data_dir, seed=0):
+def run_graphlog(data_dir, worlds=None, n_invented=None, seed=0):
+    params = dict(R5_PARAMS) | ({"n_invented": n_invented} if n_invented else {})
     out = {}
-    for world in sorted(
-        p.name for p in (data_dir / "graphlog").iterdir() if p.is_dir()
-    ):
+    found = sorted(p.name for p in (data_dir / "graphlog").iterdir() if p.is_dir())
+    for world in worlds or found:
         folder = data_dir / "graphlog" / world
         X, y = read_graphlog(folder / "train.jsonl")
         X_test, y_test = read_graphlog(folder / "test.jsonl")
@@ -102,7 +102,7 @@ def run_graphlog(data_dir, seed=0):
         truth = [(*r["body"], r["head"]) for r in config["rules"]]
         res = {}
         for name, model in (
-            ("r5", R5RuleLearner(**R5_PARAMS, random_state=seed)),
+            ("r5", R5RuleLearner(**params, random_state=seed)),
             ("lstm", PathLSTMClassifier(random_state=seed)),
         ):
             t0 = time.perf_counter()
@@ -120,7 +120,12 @@ def run_graphlog(data_dir, seed=0):
             + ", ".join(f"{n} {r['accuracy']:.3f}" for n, r in res.items()),
             flush=True,
         )
-        out[world] = res
+        key = (
+            world
+            if params == R5_PARAMS
+            else f"{world}, {params['n_invented']} invented"
+        )
+        out[key] = res
     return out
 
 
@@ -130,6 +135,8 @@ def main():
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--train", default="23,234")
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
+    parser.add_argument("--worlds", default=None, help="GraphLog worlds (all)")
+    parser.add_argument("--n-invented", type=int, default=None)
     parser.add_argument("--summarise", action="store_true")
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
@@ -149,7 +156,10 @@ def main():
                     )
         if "graphlog" in args.parts:
             path = RESULTS / "r5.part.graphlog.json"
-            path.write_text(json.dumps(run_graphlog(args.data_dir)))
+            done = json.loads(path.read_text()) if path.exists() else {}
+            worlds = args.worlds.split(",") if args.worlds else None
+            done |= run_graphlog(args.data_dir, worlds, args.n_invented)
+            path.write_text(json.dumps(done))
     summary_all()
 
 
