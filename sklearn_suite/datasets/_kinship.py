@@ -197,7 +197,7 @@ def make_kinship_stories(
     --------
     >>> from sklearn_suite.datasets import make_kinship_stories
     >>> data = make_kinship_stories(k=3, n=2, random_state=0)
-    >>> len(data.X[0]["edges"]), data.y[0] in data.rules.head.tolist()
+    >>> len(data.X[0]["edges"]), data.y[0] in data.rules["head"].tolist()
     (3, True)
     """
     ks = [k] if np.isscalar(k) else list(k)
