@@ -295,7 +295,8 @@ class R5RuleLearner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
                     continue
                 samples, hit = self._episode(paths[i], targets[i], rng)
                 correct += hit
-                buffer = (buffer + samples)[-self.buffer_size :]
+                buffer.extend(samples)
+                del buffer[: -self.buffer_size]
                 if (n + 1) % self.update_every == 0 and len(buffer) >= self.batch_size:
                     self._update(opt, buffer, rng)
             row = {
@@ -412,7 +413,7 @@ class R5RuleLearner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         return prediction, state.used
 
     def _accuracy(self, paths, targets):
-        hits = [self._reason(p)[0] == t if p else False for p, t in zip(paths, targets)]
+        hits = [self._reason(p)[0] == t for p, t in zip(paths, targets)]
         return float(np.mean(hits)) if hits else 0.0
 
     def _name(self, r):
@@ -433,7 +434,7 @@ class R5RuleLearner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "policy_value_net_")
         out = []
         for p in self._encode(check_stories(X)):
-            pred = self._reason(p)[0] if p else None
+            pred = self._reason(p)[0]
             out.append(None if pred is None else self._name(pred))
         return np.array(out, dtype=object)
 
@@ -453,7 +454,7 @@ class R5RuleLearner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "policy_value_net_")
         chains = []
         for p in self._encode(check_stories(X)):
-            used = self._reason(p)[1] if p else ()
+            used = self._reason(p)[1]
             chains.append(
                 [
                     (

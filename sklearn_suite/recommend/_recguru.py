@@ -233,7 +233,7 @@ class RecGURURecommender(
     # ----------------------------------------------------------------- batches
     def _batch(self, d, users, rng):
         """Encoder inputs (training items + EOS) of a random batch of users."""
-        picked = users[rng.randint(len(users), size=min(self.batch_size, len(users)))]
+        picked = self._pick_users(users, rng)
         seq = self._store.padded(d, picked, self.max_len, self.model_.eos(d))
         return seq.to(self._device)
 
@@ -314,10 +314,9 @@ class RecGURURecommender(
             *m.decoders.parameters(),
         ]
 
-    def _reconstruction(self, users, rng, domains=None):
-        domains = range(len(users)) if domains is None else domains
+    def _reconstruction(self, users, rng):
         gurs, loss = [], 0.0
-        for d in domains:
+        for d in range(len(users)):
             seq = self._batch(d, users[d], rng)
             gur = self.model_.encode(seq, d)
             loss = loss + self.model_.reconstruction_loss(
@@ -371,9 +370,7 @@ class RecGURURecommender(
         opt_g = torch.optim.Adam(
             self._generator_parameters(), lr=self.lr_gan, betas=(0.5, 0.9)
         )
-        if D is None:
-            held = train = users
-        else:
+        if D is not None:
             opt_d = torch.optim.Adam(D.parameters(), lr=self.lr_gan, betas=(0.5, 0.9))
             held, train = zip(*(self._split_held_out(u, rng) for u in users))
         model.train()
@@ -425,18 +422,12 @@ class RecGURURecommender(
         """Share of held-out users' GURs the discriminator attributes right."""
         self.model_.eval()
         self.discriminator_.eval()
-        correct, total = 0, 0
+        correct = 0
         with torch.no_grad():
             for d in (0, 1):
-                for start in range(0, len(held[d]), self.eval_batch_size):
-                    batch = held[d][start : start + self.eval_batch_size]
-                    seq = self._store.padded(d, batch, self.max_len, self.model_.eos(d))
-                    logit = self.discriminator_(
-                        self.model_.encode(seq.to(self._device), d)
-                    )
-                    correct += int(((logit > 0) == (d == 0)).sum())
-                    total += len(batch)
-        return correct / total
+                logit = self.discriminator_(self._batched(self._gurs, held[d], d))
+                correct += int(((logit > 0) == (d == 0)).sum())
+        return correct / (len(held[0]) + len(held[1]))
 
     def _tune(self, users, targets, valid, rng):
         """Phase 3: BPR on next items plus reconstruction, per target domain."""
@@ -483,6 +474,12 @@ class RecGURURecommender(
     def _item_vectors(self, d):
         return self.model_.item_vectors(d).cpu()
 
+    def _gurs(self, user_codes, d):
+        """The shared encoder's output at EOS for each user's sequence in ``d``."""
+        m = self.model_
+        seq = self._store.padded(d, user_codes, self.max_len, m.eos(d))
+        return m.encode(seq.to(self._device), d).cpu()
+
     def transform(self, users, domain):
         """Generalised user representations: the shared encoder's output at the
         end of each user's sequence in ``domain``.
@@ -502,10 +499,8 @@ class RecGURURecommender(
         codes = self.users_.get_indexer(list(users))
         known = self._has_vector(codes, d)
         out = np.full((len(codes), self.d_model), np.nan, dtype=np.float32)
-        m = self.model_.eval()
-        with torch.no_grad():
-            for start in range(0, int(known.sum()), self.eval_batch_size):
-                rows = np.flatnonzero(known)[start : start + self.eval_batch_size]
-                seq = self._store.padded(d, codes[rows], self.max_len, m.eos(d))
-                out[rows] = m.encode(seq, d).numpy()
+        self.model_.eval()
+        if known.any():
+            with torch.no_grad():
+                out[known] = self._batched(self._gurs, codes[known], d).numpy()
         return out

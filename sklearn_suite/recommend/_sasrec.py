@@ -161,9 +161,7 @@ class SASRecRecommender(TorchEstimatorMixin, SequentialRecommenderMixin, BaseEst
             disable=not self.verbose,
         ):  # fmt: skip
             model.train()
-            picked = users[
-                rng.randint(len(users), size=min(self.batch_size, len(users)))
-            ]
+            picked = self._pick_users(users, rng)
             seq = self._store.padded(d, picked, self.max_len).to(self._device)
             inputs, targets = seq[:, :-1], seq[:, 1:]
             states = model(inputs)

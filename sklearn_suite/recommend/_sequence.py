@@ -141,15 +141,22 @@ class SequentialRecommenderMixin(EmbeddingRecommenderMixin):
         known[known] = self._store.lengths(d, user_codes[known]) > 0
         return known
 
+    def _batched(self, fn, user_codes, d):
+        """``fn(codes, d)`` over ``eval_batch_size`` users at a time, concatenated."""
+        size = self.eval_batch_size
+        return torch.cat(
+            [
+                fn(user_codes[start : start + size], d)
+                for start in range(0, len(user_codes), size)
+            ]
+        )
+
     def _user_vectors(self, user_codes, d):
-        out = []
-        for start in range(0, len(user_codes), self.eval_batch_size):
-            out.append(
-                self._sequence_vectors(
-                    user_codes[start : start + self.eval_batch_size], d
-                )
-            )
-        return torch.cat(out)
+        return self._batched(self._sequence_vectors, user_codes, d)
+
+    def _pick_users(self, users, rng):
+        """A random training batch (with replacement) of ``users``."""
+        return users[rng.randint(len(users), size=min(self.batch_size, len(users)))]
 
     def _validation(self, valid, targets):
         """HR@10 of the validation items of the target domains against 99 fixed
