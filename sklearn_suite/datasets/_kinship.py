@@ -101,13 +101,14 @@ def _close(facts):
 def _chain(rng, facts, k, story_relations, max_tries=200):
     """A simple path of exactly ``k`` edges whose relations compose to a target
     edge, by expanding edges of the chain k - 1 times; None when it fails."""
+    # sorted: set order of str tuples changes with the hash seed of each process
+    targets = sorted(facts)
     by_pair = {}
-    for x, r, y in facts:
+    for x, r, y in targets:
         by_pair.setdefault((x, y), []).append(r)
     out = {}
-    for x, r, z in facts:
+    for x, r, z in targets:
         out.setdefault(x, []).append((r, z))
-    targets = sorted(facts)
     for _ in range(max_tries):
         target = targets[rng.randint(len(targets))]
         chain, expanded = [target], set()
