@@ -13,8 +13,25 @@ cd "$(dirname "$0")"
 TORCH_VERSION="${TORCH_VERSION:-2.13.0}"
 VENV="${VENV:-.venv}"
 
+# GlyphDraw renders Chinese characters: install Debian's CJK font where it can be.
+cjk_font() {
+  if fc-list 2>/dev/null | grep -qiE 'wqy|droid sans fallback|noto sans cjk'; then
+    return
+  fi
+  if [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]; then
+    return
+  fi
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    apt-get install -y -q fonts-wqy-microhei >/dev/null 2>&1 \
+      || { apt-get update -q >/dev/null && apt-get install -y -q fonts-wqy-microhei >/dev/null; }
+  else
+    echo "warning: no CJK font; GlyphDraw needs one (apt-get install fonts-wqy-microhei)" >&2
+  fi
+}
+
 setup() {
   local extras="$1"
+  cjk_font
   if [ ! -x "$VENV/bin/python" ]; then
     "${PYTHON:-python3}" -c 'import sys; assert sys.version_info >= (3, 10), "Python >= 3.10 needed"'
     "${PYTHON:-python3}" -m venv "$VENV"

@@ -13,6 +13,7 @@ _LAZY = {
     "AIOPRegressor": "sklearn_suite.nas",
     "CATARTRecommender": "sklearn_suite.recommend",
     "GENNAPERegressor": "sklearn_suite.nas",
+    "GlyphDrawGenerator": "sklearn_suite.generate",
     "LabelAwareAugmenter": "sklearn_suite.augment",
     "MulcoTagger": "sklearn_suite.ner",
     "R5RuleLearner": "sklearn_suite.reasoning",

@@ -16,6 +16,7 @@ DEMOS = [
     ("CATARTRecommender", "sklearn_suite.recommend._demo"),
     ("R5RuleLearner", "sklearn_suite.reasoning._demo"),
     ("RecGURURecommender", "sklearn_suite.recommend._demo:run_recguru_demo"),
+    ("GlyphDrawGenerator", "sklearn_suite.generate._demo"),
 ]
 
 

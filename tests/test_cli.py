@@ -30,6 +30,7 @@ def test_demo_quick_prints_the_table_and_writes_pictures(tmp_path, capsys):
     assert (tmp_path / "r5_lengths.png").stat().st_size > 1000
     assert "R5's best-scored rules" in out
     assert (tmp_path / "recguru_discriminator.png").stat().st_size > 1000
+    assert (tmp_path / "glyphdraw_samples.png").stat().st_size > 1000
     assert (tmp_path / "results.txt").read_text().splitlines()[0].startswith("method")
 
 

@@ -15,6 +15,11 @@ from sklearn_suite.datasets._digits_nas import (
     load_digits_nas,
     read_nb201_analog,
 )
+from sklearn_suite.datasets._glyph_scenes import (
+    GLYPH_ALPHABET,
+    find_cjk_font,
+    make_glyph_scenes,
+)
 from sklearn_suite.datasets._images import load_digit_images, read_mnist_5k
 from sklearn_suite.datasets._kinship import (
     KINSHIP_RELATIONS,
@@ -27,6 +32,9 @@ from sklearn_suite.datasets._relational import read_clutrr, read_graphlog
 from sklearn_suite.datasets._shapes import make_orientation_shapes
 
 __all__ = [
+    "GLYPH_ALPHABET",
+    "find_cjk_font",
+    "make_glyph_scenes",
     "ANALOG_NB201_OPS",
     "KEYPOINT_NAMES",
     "KINSHIP_RELATIONS",

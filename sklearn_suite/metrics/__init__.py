@@ -22,8 +22,10 @@ from sklearn_suite.metrics._spans import (
     span_f1_score,
     span_precision_recall_f1,
 )
+from sklearn_suite.metrics._text import ocr_accuracy
 
 __all__ = [
+    "ocr_accuracy",
     "hit_rate_at_k",
     "inner_entity_recall",
     "kendall_score",

@@ -57,6 +57,7 @@ EXPECTED_FAILED_CHECKS = {
     "AIOPRegressor": {},
     "CATARTRecommender": {},
     "GENNAPERegressor": {},
+    "GlyphDrawGenerator": {},
     "MulcoTagger": {},
     "R5RuleLearner": {},
     "RecGURURecommender": {},
@@ -314,11 +315,54 @@ def _r5_bad_inputs():
     ]
 
 
+def _glyphdraw():
+    from sklearn_suite.generate import GlyphDrawGenerator, GlyphRecognizer
+
+    return GlyphDrawGenerator(
+        unet_channels=(8, 16),
+        context_dim=16,
+        base_steps=3,
+        glyph_steps=3,
+        batch_size=8,
+        num_inference_steps=2,
+        ocr_model=GlyphRecognizer(n_scenes=100, epochs=1),
+        random_state=0,
+    )
+
+
+def _glyph_scenes():
+    from sklearn_suite.datasets import make_glyph_scenes
+
+    return make_glyph_scenes(24, image_size=16, random_state=0), None
+
+
+def _glyphdraw_bad_inputs():
+    X, _ = _glyph_scenes()
+    first_text = int(np.flatnonzero(X["text"] != "")[0])
+    box = list(X["box"])
+    box[first_text] = (0.5, 0.5, 1.2, 0.9)
+    text = list(X["text"])
+    text[first_text] = "\ue000"
+    return [
+        BadInput("a box outside [0, 1]", X.assign(box=box), r"lie in \[0, 1\]"),
+        BadInput("text with no glyph in the font", X.assign(text=text), "no glyph"),
+        BadInput(
+            "images without channels",
+            X.assign(image=[im[..., 0] for im in X["image"]]),
+            "H x W x 3",
+        ),
+        BadInput("no rows", X.head(0), "empty"),
+        BadInput("an array instead of a table", np.stack(X["image"]), "DataFrame"),
+        BadInput("a box outside [0, 1]", X.assign(box=box), r"\[0, 1\]", "predict"),
+    ]
+
+
 def api_cases():
     """One :class:`ApiCase` per public estimator."""
     return [
         ApiCase(_aiop(), _small_networks, _aiop_bad_inputs()),
         ApiCase(_gennape(), _small_networks, _gennape_bad_inputs()),
+        ApiCase(_glyphdraw(), _glyph_scenes, _glyphdraw_bad_inputs()),
         ApiCase(_catart(), _interactions, _catart_bad_inputs()),
         ApiCase(_mulco(), _sentences, _mulco_bad_inputs()),
         ApiCase(_r5(), _stories, _r5_bad_inputs()),

@@ -1,0 +1,33 @@
+"""GlyphDraw: glyph- and position-conditioned diffusion for Chinese text in images."""
+
+from sklearn_suite.generate._diffusion import (
+    box_weighted_loss,
+    condition_dropout,
+    dual_guidance,
+)
+from sklearn_suite.generate._glyphdraw import BaseDiffusion, GlyphDrawGenerator
+from sklearn_suite.generate._modules import (
+    CaptionEncoder,
+    CaptionTokenizer,
+    FusionTransformer,
+    GlyphEncoder,
+    build_unet,
+    widen_conv_in,
+)
+from sklearn_suite.generate._ocr import GlyphRecognizer, box_cells
+
+__all__ = [
+    "BaseDiffusion",
+    "CaptionEncoder",
+    "CaptionTokenizer",
+    "FusionTransformer",
+    "GlyphDrawGenerator",
+    "GlyphEncoder",
+    "GlyphRecognizer",
+    "box_cells",
+    "box_weighted_loss",
+    "build_unet",
+    "condition_dropout",
+    "dual_guidance",
+    "widen_conv_in",
+]

@@ -1,0 +1,170 @@
+"""An independent recogniser that reads the characters drawn inside a box."""
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from sklearn_suite.base import torch_seeded
+from sklearn_suite.datasets._glyph_scenes import _box_pixels, make_glyph_scenes
+from sklearn_suite.generate._modules import CellClassifier
+
+CELL = 16
+
+
+def box_cells(images, boxes, lengths):
+    """Crop every character cell of every box and resize it to 16 x 16.
+
+    A box holding ``n`` characters is cut into ``n`` equal cells along its long
+    side (the layout rule text is drawn with).
+
+    Parameters
+    ----------
+    images : ndarray of shape (n, H, W, 3), uint8
+    boxes : sequence of (x0, y0, x1, y1) in [0, 1]
+    lengths : sequence of int
+
+    Returns
+    -------
+    cells : torch.Tensor of shape (sum(lengths), 3, 16, 16), float in [-1, 1]
+    """
+    cells = []
+    for image, box, n in zip(images, boxes, lengths, strict=True):
+        if n == 0:
+            continue
+        size = image.shape[0]
+        x0, y0, x1, y1 = _box_pixels(box, size)
+        crop = torch.as_tensor(image[y0:y1, x0:x1]).permute(2, 0, 1).float() / 127.5 - 1
+        horizontal = (x1 - x0) >= (y1 - y0)
+        parts = torch.tensor_split(crop, n, dim=2 if horizontal else 1)
+        for part in parts:
+            if part.shape[1] == 0 or part.shape[2] == 0:
+                part = torch.zeros(3, 1, 1)
+            cells.append(
+                F.interpolate(
+                    part[None], size=(CELL, CELL), mode="bilinear", antialias=True
+                )[0]
+            )
+    if not cells:
+        return torch.zeros(0, 3, CELL, CELL)
+    return torch.stack(cells)
+
+
+class GlyphRecognizer:
+    """OCR for scored generations: a CNN trained on freshly rendered characters.
+
+    It never sees the generator's glyph encoder or training images: it trains on
+    its own scenes (seeded apart from the caller's) with colour, blur, noise and
+    geometric augmentation (kornia), and reads a box cell by cell.
+
+    Parameters
+    ----------
+    alphabet : str or None, default=None
+        Characters it can read (None: set by the generator that fits it).
+    image_size : int or None, default=None
+    font_path : str or None, default=None
+    n_scenes : int, default=4000
+        Rendered training scenes (each with 1-2 characters).
+    epochs : int, default=6
+    random_state : int, default=0
+    device : str, default="cpu"
+    """
+
+    def __init__(
+        self,
+        alphabet=None,
+        image_size=None,
+        font_path=None,
+        n_scenes=4000,
+        epochs=6,
+        random_state=0,
+        device="cpu",
+    ):
+        self.alphabet = alphabet
+        self.image_size = image_size
+        self.font_path = font_path
+        self.n_scenes = n_scenes
+        self.epochs = epochs
+        self.random_state = random_state
+        self.device = device
+
+    def _scene_cells(self, n, seed):
+        scenes = make_glyph_scenes(
+            n,
+            image_size=self.image_size,
+            text_fraction=1.0,
+            alphabet=self.alphabet,
+            font_path=self.font_path,
+            random_state=seed,
+        )
+        images = np.stack(scenes["image"].to_numpy())
+        cells = box_cells(images, scenes["box"], scenes["text"].str.len())
+        index = {ch: i for i, ch in enumerate(self.alphabet)}
+        labels = torch.tensor([index[ch] for text in scenes["text"] for ch in text])
+        return cells, labels
+
+    def fit(self):
+        import kornia.augmentation as K
+
+        cells, labels = self._scene_cells(self.n_scenes, self.random_state + 1)
+        augment = K.AugmentationSequential(
+            K.RandomAffine(degrees=5, translate=(0.1, 0.1), scale=(0.85, 1.15), p=0.9),
+            K.ColorJitter(0.3, 0.3, 0.3, 0.1, p=0.8),
+            K.RandomGaussianBlur((3, 3), (0.1, 1.2), p=0.5),
+            K.RandomGaussianNoise(std=0.1, p=0.5),
+        )
+        with torch_seeded(self.random_state, self.device):
+            self.model_ = CellClassifier(len(self.alphabet)).to(self.device)
+            optimiser = torch.optim.Adam(self.model_.parameters(), lr=2e-3)
+            for _ in range(self.epochs):
+                order = torch.randperm(len(cells))
+                self.model_.train()
+                for batch in order.split(128):
+                    x = cells[batch].to(self.device)
+                    # kornia's colour ops expect [0, 1]
+                    x = augment((x + 1) / 2).clamp(0, 1) * 2 - 1
+                    loss = F.cross_entropy(
+                        self.model_(x), labels[batch].to(self.device)
+                    )
+                    optimiser.zero_grad()
+                    loss.backward()
+                    optimiser.step()
+        self.model_.eval()
+        held_cells, held_labels = self._scene_cells(500, self.random_state + 2)
+        self.clean_accuracy_ = float(
+            (self._classify(held_cells) == held_labels).float().mean()
+        )
+        return self
+
+    @torch.no_grad()
+    def _classify(self, cells):
+        self.model_.eval()
+        logits = [self.model_(c.to(self.device)).cpu() for c in cells.split(512)]
+        return (
+            torch.cat(logits).argmax(1) if logits else torch.zeros(0, dtype=torch.long)
+        )
+
+    def read(self, images, boxes, lengths):
+        """Read ``lengths[i]`` characters inside ``boxes[i]`` of ``images[i]``.
+
+        Parameters
+        ----------
+        images : ndarray of shape (n, H, W, 3), uint8
+        boxes : sequence of (x0, y0, x1, y1) or None
+        lengths : sequence of int
+
+        Returns
+        -------
+        texts : list of str
+        """
+        lengths = [
+            int(n) if box is not None else 0
+            for n, box in zip(lengths, boxes, strict=True)
+        ]
+        predicted = self._classify(box_cells(images, boxes, lengths)).tolist()
+        texts, start = [], 0
+        for n in lengths:
+            texts.append(
+                "".join(self.alphabet[i] for i in predicted[start : start + n])
+            )
+            start += n
+        return texts
