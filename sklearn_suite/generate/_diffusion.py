@@ -5,20 +5,31 @@ import numpy as np
 import torch
 
 # Pixel-space DDPM schedule (Ho et al.): SD's scaled-linear 0.00085-0.012 schedule is
-# tuned for latents and leaves too much signal at t = T for pixels.
+# tuned for latents and leaves too much signal at t = T for pixels (the global
+# colour could not be changed from pure noise).
 SCHEDULE = {
     "num_train_timesteps": 1000,
     "beta_schedule": "linear",
     "beta_start": 1e-4,
     "beta_end": 0.02,
-    "prediction_type": "epsilon",
 }
+PREDICTION_TYPES = ("v_prediction", "epsilon")
 
 
-def training_scheduler():
+def training_scheduler(prediction_type):
     from diffusers import DDPMScheduler
 
-    return DDPMScheduler(**SCHEDULE, clip_sample=True)
+    return DDPMScheduler(**SCHEDULE, prediction_type=prediction_type, clip_sample=True)
+
+
+def noisy_input_and_target(scheduler, x0, t, generator=None):
+    """``x_t`` for clean images ``x0`` at timesteps ``t``, and what the UNet must
+    predict: the noise (``epsilon``) or ``v = sqrt(a) eps - sqrt(1 - a) x0``."""
+    noise = torch.randn(x0.shape, generator=generator, device=x0.device)
+    x_t = scheduler.add_noise(x0, noise, t)
+    if scheduler.config.prediction_type == "epsilon":
+        return x_t, noise
+    return x_t, scheduler.get_velocity(x0, noise, t)
 
 
 def condition_dropout(n, probabilities, rng):
@@ -66,29 +77,38 @@ def box_weighted_loss(predicted, target, mask, text_weight):
 
 
 @torch.no_grad()
-def ddim_sample(denoise, shape, num_inference_steps, generator, device="cpu"):
-    """Deterministic DDIM sampling (eta = 0) from seeded Gaussian noise.
+def ddim_sample(denoise, noise, num_inference_steps, prediction_type, stop_at=None):
+    """Deterministic DDIM sampling (eta = 0) from the given initial noise.
 
     Parameters
     ----------
-    denoise : callable (x_t, t) -> guided epsilon
-    shape : tuple
+    denoise : callable (x_t, t) -> guided UNet output
+    noise : torch.Tensor
+        The initial ``x_T`` (seeded by the caller).
     num_inference_steps : int
-    generator : torch.Generator
-        Draws the initial noise (on the CPU, so a seed gives the same images on
-        every device).
-    device : str
+    prediction_type : {"v_prediction", "epsilon"}
+        What ``denoise`` returns.
+    stop_at : int or None, default=None
+        Stop before this step and return ``(x_t, t)`` (the mask predictor reads
+        the UNet there); None runs to the end.
 
     Returns
     -------
-    images : torch.Tensor of shape ``shape`` in [-1, 1]
+    images : torch.Tensor in [-1, 1], or ``(x_t, t)`` when ``stop_at`` is set
     """
     from diffusers import DDIMScheduler
 
-    scheduler = DDIMScheduler(**SCHEDULE, clip_sample=True, set_alpha_to_one=True)
+    scheduler = DDIMScheduler(
+        **SCHEDULE,
+        prediction_type=prediction_type,
+        clip_sample=True,
+        set_alpha_to_one=True,
+    )
     scheduler.set_timesteps(num_inference_steps)
-    x = torch.randn(shape, generator=generator).to(device)
-    for t in scheduler.timesteps:
+    x = noise
+    for i, t in enumerate(scheduler.timesteps):
+        if i == stop_at:
+            return x, t
         x = scheduler.step(denoise(x, t), t, x, eta=0.0).prev_sample
     return x.clamp(-1, 1)
 

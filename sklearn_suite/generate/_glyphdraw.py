@@ -24,12 +24,20 @@ from sklearn_suite.datasets._glyph_scenes import (
     render_glyph_image,
 )
 from sklearn_suite.generate._diffusion import (
+    PREDICTION_TYPES,
     box_weighted_loss,
     condition_dropout,
     ddim_sample,
     dual_guidance,
+    noisy_input_and_target,
     to_uint8,
     training_scheduler,
+)
+from sklearn_suite.generate._mask import (
+    MaskPredictor,
+    feature_channels,
+    mask_to_box,
+    unet_features,
 )
 from sklearn_suite.generate._modules import (
     CaptionEncoder,
@@ -132,18 +140,34 @@ class GlyphDrawGenerator(TorchEstimatorMixin, BaseEstimator):
         Optimiser steps of the base model.
     glyph_steps : int, default=1500
         Optimiser steps of the GlyphDraw stage.
+    fit_mask_predictor : bool, default=False
+        Also train GlyphDraw's optional mask predictor, which places the text
+        when a row has no box.
+    mask_steps : int, default=300
+        Optimiser steps of the mask predictor.
     batch_size : int, default=32
     base_learning_rate : float, default=1e-3
     learning_rate : float, default=1e-3
         GlyphDraw-stage AdamW learning rate (after 100 warm-up steps, decayed
         linearly); the paper's 4e-5 suits a pretrained billion-parameter model.
     weight_decay : float, default=0.1
+    ema_decay : float or None, default=0.995
+        Exponential moving average of the trained weights (diffusers'
+        ``EMAModel``, with its warm-up), used for sampling as in Stable
+        Diffusion's training; None keeps the last weights.
     caption_dropout : float, default=0.1
         Share of null captions while pretraining the base (for guidance).
+    prediction_type : {"v_prediction", "epsilon"}, default="v_prediction"
+        What the base UNet predicts (the GlyphDraw stage keeps its base's). The
+        paper's models predict the noise; in pixel space at this scale that
+        leaves the caption almost no gradient at the high-noise steps where the
+        global colour is decided (measured: the base ignored its captions), so
+        the default is Stable Diffusion 2's v-prediction.
     num_inference_steps : int, default=25
         DDIM steps.
-    guidance_text : float, default=5.0
-        Caption guidance scale ``s_T``.
+    guidance_text : float, default=2.0
+        Caption guidance scale ``s_T`` (the paper's 7.5 suits Stable Diffusion;
+        this small model breaks down above about 3).
     guidance_image : float, default=2.0
         Image-condition guidance scale ``s_I``.
     ocr_model : GlyphRecognizer or None, default=None
@@ -167,6 +191,8 @@ class GlyphDrawGenerator(TorchEstimatorMixin, BaseEstimator):
         The widened GlyphDraw UNet (None for ``stage="base"``).
     fusion_ : FusionTransformer or None
     glyph_encoder_ : GlyphEncoder or None
+    mask_predictor_ : MaskPredictor or None
+        Fitted when ``fit_mask_predictor=True``.
     ocr_model_ : GlyphRecognizer
     trainable_param_names_ : list of str
         Names (prefixed ``unet.`` / ``fusion.``) of the parameters the GlyphDraw
@@ -174,6 +200,8 @@ class GlyphDrawGenerator(TorchEstimatorMixin, BaseEstimator):
     alphabet_ : str
         Characters of the training texts.
     image_size_ : int
+    prediction_type_ : str
+        The UNet's prediction target (the base model's).
     font_path_ : str
     loss_history_ : pandas.DataFrame
         ``stage``, ``step``, ``loss`` per optimiser step.
@@ -213,13 +241,17 @@ class GlyphDrawGenerator(TorchEstimatorMixin, BaseEstimator):
         condition_dropout=(0.05, 0.05, 0.05),
         base_steps=1500,
         glyph_steps=1500,
+        fit_mask_predictor=False,
+        mask_steps=300,
         batch_size=32,
         base_learning_rate=1e-3,
         learning_rate=1e-3,
         weight_decay=0.1,
+        ema_decay=0.995,
         caption_dropout=0.1,
+        prediction_type="v_prediction",
         num_inference_steps=25,
-        guidance_text=5.0,
+        guidance_text=2.0,
         guidance_image=2.0,
         ocr_model=None,
         font_path=None,
@@ -241,11 +273,15 @@ class GlyphDrawGenerator(TorchEstimatorMixin, BaseEstimator):
         self.condition_dropout = condition_dropout
         self.base_steps = base_steps
         self.glyph_steps = glyph_steps
+        self.fit_mask_predictor = fit_mask_predictor
+        self.mask_steps = mask_steps
         self.batch_size = batch_size
         self.base_learning_rate = base_learning_rate
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
+        self.ema_decay = ema_decay
         self.caption_dropout = caption_dropout
+        self.prediction_type = prediction_type
         self.num_inference_steps = num_inference_steps
         self.guidance_text = guidance_text
         self.guidance_image = guidance_image
@@ -272,6 +308,11 @@ class GlyphDrawGenerator(TorchEstimatorMixin, BaseEstimator):
             raise ValueError(
                 "condition_dropout must be 3 non-negative probabilities summing to at "
                 f"most 1, got {self.condition_dropout!r}."
+            )
+        if self.prediction_type not in PREDICTION_TYPES:
+            raise ValueError(
+                f"prediction_type must be one of {PREDICTION_TYPES}, "
+                f"got {self.prediction_type!r}."
             )
         if len(self.unet_channels) < 2:
             raise ValueError(
@@ -427,12 +468,14 @@ class GlyphDrawGenerator(TorchEstimatorMixin, BaseEstimator):
         self.loss_history_ = []
 
         if self.base_model is None:
+            self.prediction_type_ = self.prediction_type
             self.tokenizer_ = CaptionTokenizer().fit(X["caption"])
             self.base_model_ = self._pretrain_base(
                 images, list(X["caption"]), rng, seed
             )
         else:
             self.tokenizer_ = self.base_model.tokenizer_
+            self.prediction_type_ = self.base_model.prediction_type_
             self.base_model_ = copy.deepcopy(self.base_model.base_model_).to(
                 self.device_
             )
@@ -440,6 +483,7 @@ class GlyphDrawGenerator(TorchEstimatorMixin, BaseEstimator):
 
         self.ocr_model_ = self._fit_ocr(seed)
         self.unet_ = self.fusion_ = self.glyph_encoder_ = None
+        self.mask_predictor_ = None
         self.trainable_param_names_ = []
         if self.stage == "glyphdraw":
             if not self.alphabet_:
@@ -447,6 +491,10 @@ class GlyphDrawGenerator(TorchEstimatorMixin, BaseEstimator):
                     "The GlyphDraw stage needs rows with text; all texts are empty."
                 )
             self._fit_glyphdraw(images, X, boxes, rng, seed)
+            if self.fit_mask_predictor:
+                self.mask_predictor_ = self._fit_mask_predictor(
+                    images, X, boxes, rng, seed
+                )
         self.loss_history_ = pd.DataFrame(
             self.loss_history_, columns=["stage", "step", "loss"]
         )
@@ -482,6 +530,37 @@ class GlyphDrawGenerator(TorchEstimatorMixin, BaseEstimator):
                 ]
             )
 
+    def _timesteps(self, scheduler, n):
+        high = scheduler.config.num_train_timesteps
+        return torch.randint(0, high, (n,), device=self.device_)
+
+    def _optimise(self, params, loss_fn, batches, stage, n_steps, lr, weight_decay):
+        """AdamW with 100 warm-up steps and linear decay over ``params`` (a
+        name -> parameter dict); the weights end as their EMA when
+        ``ema_decay`` is set."""
+        from diffusers.training_utils import EMAModel
+
+        params = list(params.values())
+        optimiser = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+        schedule = torch.optim.lr_scheduler.LambdaLR(
+            optimiser, _lr_lambda(100, n_steps)
+        )
+        ema = EMAModel(params, decay=self.ema_decay) if self.ema_decay else None
+        with _progress(n_steps, stage, self.verbose) as bar:
+            for step, batch in enumerate(batches):
+                loss = loss_fn(batch)
+                optimiser.zero_grad()
+                loss.backward()
+                optimiser.step()
+                schedule.step()
+                if ema is not None:
+                    ema.step(params)
+                self.loss_history_.append((stage, step, loss.item()))
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss.item():.4f}")
+        if ema is not None:
+            ema.copy_to(params)
+
     def _pretrain_base(self, images, captions, rng, seed):
         size = images.shape[-1]
         with torch_seeded(seed, self.device_):
@@ -495,44 +574,30 @@ class GlyphDrawGenerator(TorchEstimatorMixin, BaseEstimator):
             base = BaseDiffusion(caption_encoder, unet).to(self.device_)
             ids = self.tokenizer_(captions)
             null_ids = self.tokenizer_([""])
-            scheduler = training_scheduler()
-            optimiser = torch.optim.AdamW(
-                base.parameters(), lr=self.base_learning_rate, weight_decay=0.01
-            )
-            lr = torch.optim.lr_scheduler.LambdaLR(
-                optimiser, _lr_lambda(100, self.base_steps)
-            )
+            scheduler = training_scheduler(self.prediction_type_)
+
+            def loss_fn(batch):
+                x0 = images[batch].to(self.device_)
+                batch_ids = ids[batch].clone()
+                drop = rng.uniform(size=len(batch)) < self.caption_dropout
+                batch_ids[torch.as_tensor(drop)] = null_ids
+                t = self._timesteps(scheduler, len(batch))
+                x_t, target = noisy_input_and_target(scheduler, x0, t)
+                context = base.caption_encoder(batch_ids.to(self.device_))
+                predicted = base.unet(x_t, t, encoder_hidden_states=context).sample
+                return F.mse_loss(predicted, target)
+
             pool = np.arange(len(images))
             base.train()
-            with _progress(self.base_steps, "base model", self.verbose) as bar:
-                for step, batch in enumerate(
-                    self._batches(self.base_steps, [(pool, 1.0)], rng)
-                ):
-                    x0 = images[batch].to(self.device_)
-                    batch_ids = ids[batch].clone()
-                    drop = torch.as_tensor(
-                        rng.uniform(size=len(batch)) < self.caption_dropout
-                    )
-                    batch_ids[drop] = null_ids
-                    noise = torch.randn_like(x0)
-                    t = torch.randint(
-                        0,
-                        scheduler.config.num_train_timesteps,
-                        (len(batch),),
-                        device=self.device_,
-                    )
-                    x_t = scheduler.add_noise(x0, noise, t)
-                    context = base.caption_encoder(batch_ids.to(self.device_))
-                    loss = F.mse_loss(
-                        base.unet(x_t, t, encoder_hidden_states=context).sample, noise
-                    )
-                    optimiser.zero_grad()
-                    loss.backward()
-                    optimiser.step()
-                    lr.step()
-                    self.loss_history_.append(("base", step, loss.item()))
-                    bar.update(1)
-                    bar.set_postfix(loss=f"{loss.item():.4f}")
+            self._optimise(
+                dict(base.named_parameters()),
+                loss_fn,
+                self._batches(self.base_steps, [(pool, 1.0)], rng),
+                "base",
+                self.base_steps,
+                self.base_learning_rate,
+                weight_decay=0.01,
+            )
         return base
 
     def _pretrain_glyph_encoder(self, rng, seed):
@@ -611,73 +676,93 @@ class GlyphDrawGenerator(TorchEstimatorMixin, BaseEstimator):
                 }
             )
             self.trainable_param_names_ = sorted(params)
-            optimiser = torch.optim.AdamW(
-                list(params.values()),
-                lr=self.learning_rate,
-                weight_decay=self.weight_decay,
-            )
-            lr = torch.optim.lr_scheduler.LambdaLR(
-                optimiser, _lr_lambda(100, self.glyph_steps)
-            )
-            scheduler = training_scheduler()
+            scheduler = training_scheduler(self.prediction_type_)
             has_text = np.array([bool(t) for t in texts])
             pools = [(np.flatnonzero(has_text), 1.0 - self.no_text_fraction)]
             if self.no_text_fraction > 0:
                 if has_text.all():
                     raise ValueError(
                         f"no_text_fraction={self.no_text_fraction} needs rows "
-                        "without text "
-                        "in X (text == '')."
+                        "without text in X (text == '')."
                     )
                 pools.append((np.flatnonzero(~has_text), self.no_text_fraction))
+
+            def loss_fn(batch):
+                x0 = images[batch].to(self.device_)
+                glyph = glyphs[batch].to(self.device_)
+                mask = masks[batch].to(self.device_)
+                captions = caption_tokens[batch].clone()
+                drop_caption, drop_image = condition_dropout(
+                    len(batch), self.condition_dropout, rng
+                )
+                captions[torch.as_tensor(drop_caption)] = null_caption
+                keep = torch.as_tensor(~drop_image, dtype=x0.dtype)
+                keep = keep.to(self.device_)[:, None, None, None]
+                t = self._timesteps(scheduler, len(batch))
+                x_t, target = noisy_input_and_target(scheduler, x0, t)
+                predicted = self.unet_(
+                    self._unet_input(x_t, glyph * keep, mask * keep),
+                    t,
+                    encoder_hidden_states=self._context(captions, glyph_tokens[batch]),
+                ).sample
+                return box_weighted_loss(predicted, target, mask, self.text_loss_weight)
+
             self.unet_.train()
             self.fusion_.train()
-            with _progress(self.glyph_steps, "GlyphDraw stage", self.verbose) as bar:
-                for step, batch in enumerate(
-                    self._batches(self.glyph_steps, pools, rng)
-                ):
-                    x0 = images[batch].to(self.device_)
-                    glyph = glyphs[batch].to(self.device_)
-                    mask = masks[batch].to(self.device_)
-                    captions = caption_tokens[batch].clone()
-                    drop_caption, drop_image = condition_dropout(
-                        len(batch), self.condition_dropout, rng
-                    )
-                    captions[torch.as_tensor(drop_caption)] = null_caption
-                    keep = torch.as_tensor(
-                        ~drop_image, dtype=x0.dtype, device=self.device_
-                    )[:, None, None, None]
-                    noise = torch.randn_like(x0)
-                    t = torch.randint(
-                        0,
-                        scheduler.config.num_train_timesteps,
-                        (len(batch),),
-                        device=self.device_,
-                    )
-                    x_t = scheduler.add_noise(x0, noise, t)
-                    context = self._context(captions, glyph_tokens[batch])
-                    predicted = self.unet_(
-                        self._unet_input(x_t, glyph * keep, mask * keep),
-                        t,
-                        encoder_hidden_states=context,
-                    ).sample
-                    loss = box_weighted_loss(
-                        predicted, noise, mask, self.text_loss_weight
-                    )
-                    optimiser.zero_grad()
-                    loss.backward()
-                    optimiser.step()
-                    lr.step()
-                    self.loss_history_.append(("glyphdraw", step, loss.item()))
-                    bar.update(1)
-                    bar.set_postfix(loss=f"{loss.item():.4f}")
+            self._optimise(
+                params,
+                loss_fn,
+                self._batches(self.glyph_steps, pools, rng),
+                "glyphdraw",
+                self.glyph_steps,
+                self.learning_rate,
+                weight_decay=self.weight_decay,
+            )
         self.unet_.requires_grad_(False).eval()
         self.fusion_.requires_grad_(False).eval()
+
+    def _fit_mask_predictor(self, images, X, boxes, rng, seed):
+        """Per-pixel MLP on the frozen GlyphDraw UNet's block features, fitted
+        with MSE to the real masks at timesteps in [400, 700), the UNet seeing the
+        glyph channel and an empty mask as it does at inference."""
+        texts = list(X["text"])
+        glyphs, masks = self._conditions(texts, [None] * len(texts))
+        _, masks = self._conditions(texts, boxes)
+        caption_tokens = self._caption_tokens(X["caption"])
+        glyph_tokens = self._glyph_token_batch(glyphs)
+        text_rows = np.flatnonzero([bool(t) for t in texts])
+        scheduler = training_scheduler(self.prediction_type_)
+        with torch_seeded(seed + 3, self.device_):
+            predictor = MaskPredictor(feature_channels(self.unet_)).to(self.device_)
+
+            def loss_fn(batch):
+                x0 = images[batch].to(self.device_)
+                glyph = glyphs[batch].to(self.device_)
+                t = torch.randint(400, 700, (len(batch),), device=self.device_)
+                x_t, _ = noisy_input_and_target(scheduler, x0, t)
+                with torch.no_grad():
+                    context = self._context(caption_tokens[batch], glyph_tokens[batch])
+                    inputs = self._unet_input(x_t, glyph, torch.zeros_like(glyph))
+                    features = unet_features(self.unet_, inputs, t, context)
+                target = masks[batch].to(self.device_)
+                return F.mse_loss(predictor(features, t), target)
+
+            predictor.train()
+            self._optimise(
+                dict(predictor.named_parameters()),
+                loss_fn,
+                self._batches(self.mask_steps, [(text_rows, 1.0)], rng),
+                "mask",
+                self.mask_steps,
+                1e-3,
+                weight_decay=0.0,
+            )
+        return predictor.eval()
 
     # ------------------------------------------------------------ predict
     def _prompt_boxes(self, texts, boxes, rng):
         """User boxes, or a random box of the text's size where none is given
-        (GlyphDraw's alternative to its optional mask predictor)."""
+        and none was predicted (GlyphDraw's alternative to its mask predictor)."""
         out = []
         cell = 0.4
         for text, box in zip(texts, boxes, strict=True):
@@ -712,26 +797,62 @@ class GlyphDrawGenerator(TorchEstimatorMixin, BaseEstimator):
         texts = list(X["text"])
         self._check_glyphs(texts)
         seed = check_seed(self.random_state)
-        boxes = self._prompt_boxes(texts, boxes, np.random.RandomState(seed))
+        rng = np.random.RandomState(seed)
         generator = torch.Generator().manual_seed(seed)
         size = self.image_size_
-        out = []
+        out, out_boxes = [], []
         for start in range(0, len(X), 64):
             rows = slice(start, start + 64)
             captions = self._caption_tokens(X["caption"].iloc[rows])
             null = self._caption_tokens([""]).expand_as(captions)
-            shape = (captions.shape[0], 3, size, size)
+            # on the CPU, so that a seed gives the same images on every device
+            noise = torch.randn((captions.shape[0], 3, size, size), generator=generator)
+            noise = noise.to(self.device_)
+            chunk_boxes = boxes[rows]
             if self.stage == "base":
+                chunk_boxes = self._prompt_boxes(texts[rows], chunk_boxes, rng)
                 denoise = self._base_denoiser(captions, null)
             else:
-                glyph, mask = self._conditions(texts[rows], boxes[rows])
+                if self.mask_predictor_ is not None:
+                    chunk_boxes = self._predict_boxes(
+                        texts[rows], chunk_boxes, captions, null, noise
+                    )
+                chunk_boxes = self._prompt_boxes(texts[rows], chunk_boxes, rng)
+                glyph, mask = self._conditions(texts[rows], chunk_boxes)
                 denoise = self._glyphdraw_denoiser(captions, null, glyph, mask)
             out.append(
                 ddim_sample(
-                    denoise, shape, self.num_inference_steps, generator, self.device_
+                    denoise, noise, self.num_inference_steps, self.prediction_type_
                 )
             )
-        return to_uint8(torch.cat(out)), boxes
+            out_boxes += chunk_boxes
+        return to_uint8(torch.cat(out)), out_boxes
+
+    def _predict_boxes(self, texts, boxes, captions, null, noise):
+        """GlyphDraw's mask prediction: denoise 40% of the way with an empty mask
+        (20 of 50 steps in the paper), read the mask off the UNet's features, and
+        let the caller restart from the same noise with it."""
+        needs = [bool(t) and b is None for t, b in zip(texts, boxes, strict=True)]
+        if not any(needs):
+            return boxes
+        glyph, _ = self._conditions(texts, [None] * len(texts))
+        empty = torch.zeros_like(glyph)
+        denoise = self._glyphdraw_denoiser(captions, null, glyph, empty)
+        stop = max(1, round(0.4 * self.num_inference_steps))
+        x_t, t = ddim_sample(
+            denoise, noise, self.num_inference_steps, self.prediction_type_, stop
+        )
+        glyph = glyph.to(self.device_)
+        context = self._context(captions, self._glyph_token_batch(glyph))
+        t = t.repeat(len(texts)).to(self.device_)
+        features = unet_features(
+            self.unet_, self._unet_input(x_t, glyph, empty.to(self.device_)), t, context
+        )
+        probability = self.mask_predictor_.eval()(features, t)[:, 0].cpu()
+        return [
+            mask_to_box(p) if need else box
+            for p, need, box in zip(probability, needs, boxes, strict=True)
+        ]
 
     def _base_denoiser(self, captions, null):
         unet = self.base_model_.unet.eval()

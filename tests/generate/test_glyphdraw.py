@@ -190,6 +190,25 @@ def test_loss_weight_inside_the_box():
     assert ratio.item() == pytest.approx(1.6)
 
 
+@pytest.mark.parametrize("prediction_type", ["v_prediction", "epsilon"])
+def test_training_target_recovers_the_clean_image(prediction_type):
+    from sklearn_suite.generate._diffusion import (
+        noisy_input_and_target,
+        training_scheduler,
+    )
+
+    scheduler = training_scheduler(prediction_type)
+    x0 = torch.rand(4, 3, 8, 8) * 2 - 1
+    t = torch.tensor([0, 300, 700, 999])
+    x_t, target = noisy_input_and_target(scheduler, x0, t)
+    a = scheduler.alphas_cumprod[t][:, None, None, None]
+    if prediction_type == "epsilon":
+        recovered = (x_t - (1 - a).sqrt() * target) / a.sqrt()
+    else:  # v = sqrt(a) eps - sqrt(1 - a) x0  =>  x0 = sqrt(a) x_t - sqrt(1 - a) v
+        recovered = a.sqrt() * x_t - (1 - a).sqrt() * target
+    torch.testing.assert_close(recovered, x0, atol=1e-3, rtol=0)
+
+
 def test_dual_guidance_formula():
     full, image, uncond = torch.tensor(3.0), torch.tensor(2.0), torch.tensor(0.5)
     assert dual_guidance(full, image, uncond, 1.0, 1.0) == full
@@ -399,3 +418,35 @@ def test_cuda_fit_and_predict(scenes):
     gen = tiny(device="cuda").fit(scenes)
     assert next(gen.unet_.parameters()).is_cuda
     assert gen.predict(scenes.head(2)).shape == (2, SIZE, SIZE, 3)
+
+
+def test_mask_predictor_reads_unet_features_and_places_the_text(scenes):
+    from sklearn_suite.generate._mask import (
+        feature_channels,
+        mask_to_box,
+        unet_features,
+    )
+
+    gen = tiny(fit_mask_predictor=True, mask_steps=3).fit(scenes)
+    assert (gen.loss_history_["stage"] == "mask").sum() == 3
+    x = torch.randn(2, 5, SIZE, SIZE)
+    context = torch.randn(2, 7, 16)
+    features = unet_features(gen.unet_, x, torch.tensor([500, 500]), context)
+    assert features.shape == (2, feature_channels(gen.unet_), SIZE, SIZE)
+    mask = torch.zeros(SIZE, SIZE)
+    mask[2:6, 4:12] = 0.9
+    assert mask_to_box(mask) == (4 / SIZE, 2 / SIZE, 12 / SIZE, 6 / SIZE)
+    assert mask_to_box(torch.zeros(SIZE, SIZE)) is None
+
+    class Everywhere(torch.nn.Module):
+        def forward(self, features, t):
+            return torch.ones(features.shape[0], 1, *features.shape[-2:])
+
+    prompts = {
+        "caption": ["red background"] * 2,
+        "text": ["山", "水"],
+        "box": [None, (0.1, 0.1, 0.5, 0.5)],
+    }
+    gen.mask_predictor_ = Everywhere()
+    _, boxes = gen._generate(prompts)
+    assert boxes == [(0.0, 0.0, 1.0, 1.0), (0.1, 0.1, 0.5, 0.5)]  # given boxes kept
