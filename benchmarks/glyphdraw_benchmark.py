@@ -12,13 +12,14 @@ All models train from scratch on ``make_glyph_scenes`` (32 x 32, 10 characters):
 
 OCR accuracy = exact match of the characters read at the prompt's box by the
 independent recogniser (trained on freshly rendered, augmented characters) on
-held-out prompts. Forgetting = accuracy of a background-colour / shape classifier
-(logistic regression on pixels, trained on real text-free scenes) on images
-generated from held-out text-free prompts. Sampling time per image at 25 DDIM
+held-out prompts. Forgetting = accuracy of background-colour and shape
+classifiers (small conv nets trained on real text-free scenes, in --summarise)
+on images generated from held-out text-free prompts. Sampling time per image at 25 DDIM
 steps on this machine (one thread).
 
-    python benchmarks/glyphdraw_benchmark.py --base                 # ~10 min
-    python benchmarks/glyphdraw_benchmark.py --worker 0/2 &         # arms, ~20 min
+    python benchmarks/glyphdraw_benchmark.py                        # all, ~90 min
+    python benchmarks/glyphdraw_benchmark.py --base                 # ~17 min
+    python benchmarks/glyphdraw_benchmark.py --worker 0/2 &         # arms, ~40 min
     python benchmarks/glyphdraw_benchmark.py --worker 1/2
     python benchmarks/glyphdraw_benchmark.py --summarise
 
@@ -36,17 +37,15 @@ from pathlib import Path
 import joblib
 import numpy as np
 import torch
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from sklearn_suite import GlyphDrawGenerator
 from sklearn_suite.datasets import make_glyph_scenes
+from sklearn_suite.datasets._glyph_scenes import box_mask
 
 RESULTS = Path(__file__).parent / "results"
 BASE_FILE = RESULTS / "glyphdraw_base.joblib"
 N_TRAIN, N_HELD_OUT = 4000, 240
-BASE_STEPS, GLYPH_STEPS = 1500, 1200
+BASE_STEPS, GLYPH_STEPS = 2000, 1500
 ARMS = {
     "glyphdraw": {"fit_mask_predictor": True},
     "no_glyph_channel": {"glyph_channels": False},
@@ -62,27 +61,44 @@ def data():
 
 
 def attribute_classifiers(train):
-    """Background colour and shape from pixels, fitted on real text-free scenes."""
+    """Background colour and shape of real text-free scenes, each learned by a
+    small conv net (the library's SGSConvClassifier without scaling)."""
+    from sklearn_suite import SGSConvClassifier
+
     plain = train[train["text"] == ""]
-    features = np.stack(plain["image"].to_numpy()).reshape(len(plain), -1) / 255.0
-    out = {}
-    for attribute in ("background", "shape"):
-        clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
-        out[attribute] = clf.fit(features, plain[attribute])
-    return out
+    images = _as_float(np.stack(plain["image"].to_numpy()))
+    return {
+        attribute: SGSConvClassifier(scaling=None, max_epochs=12, random_state=0).fit(
+            images, plain[attribute].to_numpy()
+        )
+        for attribute in ("background", "shape")
+    }
+
+
+def _as_float(images):
+    return images.transpose(0, 3, 1, 2).astype(np.float32) / 255.0
 
 
 def attribute_accuracy(classifiers, images, prompts):
-    features = images.reshape(len(images), -1) / 255.0
+    images = _as_float(np.asarray(images, dtype=np.uint8))
     return {
-        attribute: float(
-            np.mean(clf.predict(features) == prompts[attribute].to_numpy())
-        )
+        attribute: float(np.mean(clf.predict(images) == prompts[attribute].to_numpy()))
         for attribute, clf in classifiers.items()
     }
 
 
-def evaluate(model, name, text_prompts, plain_prompts, classifiers):
+def box_ink_contrast(images, boxes):
+    """Placement indicator: mean distance of a pixel from the image's median
+    colour inside the prompt's box minus outside it (grey levels)."""
+    out = []
+    for image, box in zip(np.asarray(images, dtype=float), boxes):
+        inside = box_mask(box, image.shape[0]).astype(bool)
+        distance = np.abs(image - np.median(image.reshape(-1, 3), 0)).mean(-1)
+        out.append(distance[inside].mean() - distance[~inside].mean())
+    return float(np.mean(out))
+
+
+def evaluate(model, name, text_prompts, plain_prompts):
     t0 = time.perf_counter()
     images, read = model.read_text(text_prompts)
     seconds = (time.perf_counter() - t0) / len(text_prompts)
@@ -111,7 +127,7 @@ def evaluate(model, name, text_prompts, plain_prompts, classifiers):
         "char_accuracy": float(
             np.mean([a == b for r, t in zip(read, truth) for a, b in zip(r, t)])
         ),
-        "forgetting": attribute_accuracy(classifiers, plain_images, plain_prompts),
+        "plain_images": plain_images.tolist(),
         "seconds_per_image": seconds,
         "samples": images[:16].tolist(),
     }
@@ -126,9 +142,8 @@ def run_base(args):
     ).fit(train)
     fit_seconds = time.perf_counter() - t0
     joblib.dump(base, BASE_FILE)
-    classifiers = attribute_classifiers(train)
     torch.set_num_threads(1)
-    result = evaluate(base, "base", held_text, held_plain, classifiers)
+    result = evaluate(base, "base", held_text, held_plain)
     result["fit_seconds"] = fit_seconds
     # ceilings: the recogniser and the attribute classifiers on real held-out images
     held = make_glyph_scenes(N_HELD_OUT, random_state=1)
@@ -138,9 +153,6 @@ def run_base(args):
     )
     result["real_images"] = {
         "ocr_accuracy": float(np.mean([r == t for r, t in zip(read, text["text"])])),
-        "forgetting": attribute_accuracy(
-            classifiers, np.stack(held_plain["image"].to_numpy()), held_plain
-        ),
         "recogniser_clean_cell_accuracy": base.ocr_model_.clean_accuracy_,
     }
     (RESULTS / "glyphdraw.part.base.json").write_text(json.dumps(result))
@@ -150,7 +162,6 @@ def run_arms(args):
     torch.set_num_threads(1)
     index, total = map(int, args.worker.split("/"))
     train, held_text, held_plain = data()
-    classifiers = attribute_classifiers(train)
     base = joblib.load(BASE_FILE)
     for i, (name, params) in enumerate(ARMS.items()):
         if i % total != index:
@@ -165,7 +176,7 @@ def run_arms(args):
             **params,
         ).fit(train)
         fit_seconds = time.perf_counter() - t0
-        result = evaluate(model, name, held_text, held_plain, classifiers)
+        result = evaluate(model, name, held_text, held_plain)
         result["fit_seconds"] = fit_seconds
         result["final_loss"] = float(model.loss_history_["loss"].tail(100).mean())
         result["n_trainable"] = int(
@@ -179,9 +190,7 @@ def run_arms(args):
             )
         )
         (RESULTS / f"glyphdraw.part.{name}.json").write_text(json.dumps(result))
-        print(
-            name, {k: result[k] for k in ("ocr_accuracy", "forgetting", "fit_seconds")}
-        )
+        print(name, {k: result[k] for k in ("ocr_accuracy", "fit_seconds")})
 
 
 def summarise():
@@ -194,6 +203,22 @@ def summarise():
         name: np.asarray(part.pop("samples"), dtype=np.uint8)
         for name, part in parts.items()
     }
+    train, held_text, held_plain = data()
+    for name, part in parts.items():
+        part["box_ink_contrast"] = box_ink_contrast(samples[name], held_text["box"])
+    parts.setdefault("base", {}).setdefault("real_images", {})
+    parts["base"]["real_images"]["box_ink_contrast"] = box_ink_contrast(
+        np.stack(held_text["image"].to_numpy())[:16], held_text["box"]
+    )
+    classifiers = attribute_classifiers(train)
+    for part in parts.values():
+        part["forgetting"] = attribute_accuracy(
+            classifiers, part.pop("plain_images"), held_plain
+        )
+    if "real_images" in parts.get("base", {}):
+        parts["base"]["real_images"]["forgetting"] = attribute_accuracy(
+            classifiers, np.stack(held_plain["image"].to_numpy()), held_plain
+        )
     chance = float(np.mean([0.1 ** len(t) for t in data()[1]["text"]]))
     (RESULTS / "glyphdraw.json").write_text(
         json.dumps({"chance": chance, "arms": parts}, indent=1)
@@ -202,51 +227,79 @@ def summarise():
     lines = [
         "# GlyphDraw benchmark",
         "",
-        f"32 x 32 scenes, {N_TRAIN} training scenes (half with 1-2 of 10 characters), "
-        f"{N_HELD_OUT} held-out prompts; base {BASE_STEPS} steps, GlyphDraw stage "
-        f"{GLYPH_STEPS} steps, batch 32, 25 DDIM steps, guidance s_T 2, s_I 2, v-prediction; one "
-        "seed. OCR = exact match at the box by the independent recogniser "
-        f"(chance {chance:.3f}).",
+        f"32 x 32 scenes, {N_TRAIN} training scenes (half with 1-2 of 10 "
+        f"characters), {N_HELD_OUT} held-out prompts; base {BASE_STEPS} steps, "
+        f"GlyphDraw stage {GLYPH_STEPS} steps, batch 32, v-prediction, 25 DDIM "
+        "steps, guidance s_T 2, s_I 2; one seed. OCR = exact match of the text "
+        "read at the prompt's box by the independent recogniser "
+        f"(chance {chance:.3f}). Background / shape accuracy of an attribute "
+        "classifier on images generated from held-out text-free prompts "
+        "(forgetting). Ink in box = mean distance from the image's median colour "
+        "inside the prompt's box minus outside (grey levels; first 16 text "
+        "prompts; a placement indicator).",
         "",
-        "| arm | OCR exact | OCR 1 char | OCR 2 chars | char acc | background acc "
-        "(no-text prompts) | shape acc | s / image | fit s |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| arm | OCR exact | OCR 1 char | OCR 2 chars | char acc | ink in box "
+        "| background acc | shape acc | s / image | fit s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
+
+    def cells(values):
+        return "| " + " | ".join(values) + " |"
+
     for name, part in parts.items():
+        by_length = part["ocr_accuracy_by_length"]
         lines.append(
-            f"| {name} | {part['ocr_accuracy']:.3f} | "
-            f"{part['ocr_accuracy_by_length']['1']:.3f} | "
-            f"{part['ocr_accuracy_by_length']['2']:.3f} | {part['char_accuracy']:.3f} | "
-            f"{part['forgetting']['background']:.3f} | {part['forgetting']['shape']:.3f} | "
-            f"{part['seconds_per_image']:.2f} | {part['fit_seconds']:.0f} |"
+            cells(
+                [
+                    name,
+                    f"{part['ocr_accuracy']:.3f}",
+                    f"{by_length['1']:.3f}",
+                    f"{by_length['2']:.3f}",
+                    f"{part['char_accuracy']:.3f}",
+                    f"{part['box_ink_contrast']:.1f}",
+                    f"{part['forgetting']['background']:.3f}",
+                    f"{part['forgetting']['shape']:.3f}",
+                    f"{part['seconds_per_image']:.2f}",
+                    f"{part['fit_seconds']:.0f}",
+                ]
+            )
         )
     if "real_images" in base:
         real = base["real_images"]
         lines.append(
-            f"| real images (ceiling) | {real['ocr_accuracy']:.3f} | | | | "
-            f"{real['forgetting']['background']:.3f} | {real['forgetting']['shape']:.3f} | | |"
+            cells(
+                [
+                    "real images (ceiling)",
+                    f"{real['ocr_accuracy']:.3f}",
+                    "",
+                    "",
+                    "",
+                    f"{real['box_ink_contrast']:.1f}",
+                    f"{real['forgetting']['background']:.3f}",
+                    f"{real['forgetting']['shape']:.3f}",
+                    "",
+                    "",
+                ]
+            )
         )
+    for name, part in parts.items():
+        if "ocr_accuracy_predicted_box" in part:
+            lines += [
+                "",
+                f"{name} with no box given (the mask predictor places the text): "
+                "OCR exact at the predicted box "
+                f"{part['ocr_accuracy_predicted_box']:.3f}, mean predicted box "
+                f"area {part['predicted_box_area']:.2f} of the image.",
+            ]
     (RESULTS / "glyphdraw.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     if samples:
-        import matplotlib.pyplot as plt
+        from sklearn_suite.datasets import find_cjk_font
+        from sklearn_suite.generate._demo import plot_samples
 
-        fig, axes = plt.subplots(len(samples), 8, figsize=(8, 1.1 * len(samples)))
-        axes = np.atleast_2d(axes)
-        prompts = data()[1]
-        for row, (name, images) in enumerate(samples.items()):
-            for col in range(8):
-                ax = axes[row, col]
-                ax.imshow(images[col])
-                ax.axis("off")
-                if row == 0:
-                    ax.set_title(
-                        prompts["text"].iloc[col],
-                        fontsize=7,
-                        fontname="WenQuanYi Micro Hei",
-                    )
-            axes[row, 0].text(-2, 16, name, fontsize=7, ha="right", va="center")
-        fig.savefig(RESULTS / "glyphdraw_samples.png", dpi=120, bbox_inches="tight")
+        plot_samples(
+            data()[1], samples, RESULTS / "glyphdraw_samples.png", find_cjk_font()
+        )
 
 
 def main():
@@ -260,11 +313,13 @@ def main():
     )
     parser.add_argument("--summarise", action="store_true")
     args = parser.parse_args()
-    if args.base:
+    everything = not (args.base or args.worker or args.summarise)
+    if args.base or everything:
         run_base(args)
-    if args.worker:
+    if args.worker or everything:
+        args.worker = args.worker or "0/1"
         run_arms(args)
-    if args.summarise or not (args.base or args.worker):
+    if args.summarise or everything:
         summarise()
 
 

@@ -1,6 +1,6 @@
 """Run every benchmark script; extra arguments (e.g. --quick) go to each script
-that takes them (the recommender benchmarks have no quick mode and are skipped
-under --quick)."""
+that takes them (the recommender and GlyphDraw benchmarks have no quick mode and
+are skipped under --quick)."""
 
 import subprocess
 import sys
@@ -14,8 +14,9 @@ SCRIPTS = [
     "aiop_benchmark.py",
     "catart_benchmark.py",
     "recguru_benchmark.py",
+    "glyphdraw_benchmark.py",
 ]
-NO_QUICK = {"catart_benchmark.py", "recguru_benchmark.py"}
+NO_QUICK = {"catart_benchmark.py", "recguru_benchmark.py", "glyphdraw_benchmark.py"}
 
 if __name__ == "__main__":
     here = Path(__file__).parent

@@ -450,3 +450,13 @@ def test_mask_predictor_reads_unet_features_and_places_the_text(scenes):
     gen.mask_predictor_ = Everywhere()
     _, boxes = gen._generate(prompts)
     assert boxes == [(0.0, 0.0, 1.0, 1.0), (0.1, 0.1, 0.5, 0.5)]  # given boxes kept
+
+
+def test_no_glyph_channel_ablation_feeds_zeros(fitted):
+    x = torch.randn(2, 3, SIZE, SIZE)
+    glyph, mask = torch.ones(2, 1, SIZE, SIZE), torch.ones(2, 1, SIZE, SIZE)
+    full = fitted._unet_input(x, glyph, mask)
+    assert torch.equal(full[:, 3:], torch.ones(2, 2, SIZE, SIZE))
+    ablated = clone(fitted).set_params(glyph_channels=False)._unet_input(x, glyph, mask)
+    assert not ablated[:, 3].any() and ablated[:, 4].all()
+    torch.testing.assert_close(ablated[:, :3], x)
