@@ -210,10 +210,13 @@ class GlyphDrawGenerator(TorchEstimatorMixin, BaseEstimator):
     --------
     >>> from sklearn_suite import GlyphDrawGenerator
     >>> from sklearn_suite.datasets import make_glyph_scenes
+    >>> from sklearn_suite.generate import GlyphRecognizer
     >>> X = make_glyph_scenes(40, image_size=16, random_state=0)
     >>> gen = GlyphDrawGenerator(unet_channels=(8, 16), context_dim=16,
     ...                          base_steps=2, glyph_steps=2, batch_size=8,
-    ...                          num_inference_steps=2, random_state=0)
+    ...                          num_inference_steps=2,
+    ...                          ocr_model=GlyphRecognizer(n_scenes=100, epochs=1),
+    ...                          random_state=0)
     >>> gen = gen.fit(X)
     >>> gen.predict(X.head(3)).shape
     (3, 16, 16, 3)

@@ -12,7 +12,11 @@ from sklearn.exceptions import NotFittedError
 
 from sklearn_suite import GlyphDrawGenerator
 from sklearn_suite.datasets import find_cjk_font, make_glyph_scenes
-from sklearn_suite.datasets._glyph_scenes import box_mask, render_glyph_image
+from sklearn_suite.datasets._glyph_scenes import (
+    SCENE_COLOURS,
+    box_mask,
+    render_glyph_image,
+)
 from sklearn_suite.generate import (
     FusionTransformer,
     GlyphRecognizer,
@@ -23,23 +27,14 @@ from sklearn_suite.generate import (
     dual_guidance,
     widen_conv_in,
 )
+from sklearn_suite.utils._test_common import _glyphdraw as tiny_generator
 
 SIZE = 16
 
 
 def tiny(**params):
-    settings = dict(
-        unet_channels=(8, 16),
-        context_dim=16,
-        base_steps=4,
-        glyph_steps=4,
-        batch_size=8,
-        num_inference_steps=3,
-        ocr_model=GlyphRecognizer(n_scenes=150, epochs=1),
-        random_state=0,
-    )
-    settings.update(params)
-    return GlyphDrawGenerator(**settings)
+    # the common API suite's tiny configuration
+    return tiny_generator().set_params(**params)
 
 
 @pytest.fixture(scope="module")
@@ -69,16 +64,7 @@ def test_scenes_carry_text_in_their_box():
         # text ink only inside the box: outside it the image is the scene alone
         inside = box_mask(row["box"], 32).astype(bool)
         colours = row["image"].reshape(-1, 3)
-        background = np.array(
-            {
-                "red": (200, 40, 40),
-                "green": (40, 160, 60),
-                "blue": (40, 70, 200),
-                "yellow": (230, 210, 50),
-                "purple": (140, 50, 170),
-                "grey": (128, 128, 128),
-            }[row["background"]]
-        )
+        background = np.array(SCENE_COLOURS[row["background"]])
         in_box = colours[inside.ravel()]
         assert (np.abs(in_box.astype(int) - background).sum(1) > 60).any()
 
