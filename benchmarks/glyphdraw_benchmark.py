@@ -219,7 +219,7 @@ def summarise():
         parts["base"]["real_images"]["forgetting"] = attribute_accuracy(
             classifiers, np.stack(held_plain["image"].to_numpy()), held_plain
         )
-    chance = float(np.mean([0.1 ** len(t) for t in data()[1]["text"]]))
+    chance = float(np.mean([0.1 ** len(t) for t in held_text["text"]]))
     (RESULTS / "glyphdraw.json").write_text(
         json.dumps({"chance": chance, "arms": parts}, indent=1)
     )
@@ -298,7 +298,7 @@ def summarise():
         from sklearn_suite.generate._demo import plot_samples
 
         plot_samples(
-            data()[1], samples, RESULTS / "glyphdraw_samples.png", find_cjk_font()
+            held_text, samples, RESULTS / "glyphdraw_samples.png", find_cjk_font()
         )
 
 

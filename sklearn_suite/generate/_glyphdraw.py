@@ -404,18 +404,26 @@ class GlyphDrawGenerator(TorchEstimatorMixin, BaseEstimator):
         return torch.as_tensor(array).permute(0, 3, 1, 2).float() / 127.5 - 1.0
 
     # ---------------------------------------------------------- conditions
-    def _conditions(self, texts, boxes):
-        """Glyph images (text centred, layout by box aspect) and position masks."""
-        size = self.image_size_
-        glyphs, masks = [], []
-        for text, box in zip(texts, boxes, strict=True):
-            horizontal = box is None or (box[2] - box[0]) >= (box[3] - box[1])
-            glyphs.append(render_glyph_image(text, size, self.font_path_, horizontal))
-            masks.append(box_mask(box if text else None, size))
-        return (
-            torch.as_tensor(np.stack(glyphs))[:, None],
-            torch.as_tensor(np.stack(masks))[:, None],
-        )
+    def _glyph_images(self, texts, boxes):
+        """Glyph images: text centred, side by side unless the box is taller."""
+        glyphs = [
+            render_glyph_image(
+                text,
+                self.image_size_,
+                self.font_path_,
+                box is None or (box[2] - box[0]) >= (box[3] - box[1]),
+            )
+            for text, box in zip(texts, boxes, strict=True)
+        ]
+        return torch.as_tensor(np.stack(glyphs))[:, None]
+
+    def _masks(self, texts, boxes):
+        """Position masks (all zero for rows without text)."""
+        masks = [
+            box_mask(box if text else None, self.image_size_)
+            for text, box in zip(texts, boxes, strict=True)
+        ]
+        return torch.as_tensor(np.stack(masks))[:, None]
 
     @torch.no_grad()
     def _caption_tokens(self, captions):
@@ -643,7 +651,7 @@ class GlyphDrawGenerator(TorchEstimatorMixin, BaseEstimator):
     def _fit_glyphdraw(self, images, X, boxes, rng, seed):
         texts = list(X["text"])
         self.glyph_encoder_ = self._pretrain_glyph_encoder(rng, seed)
-        glyphs, masks = self._conditions(texts, boxes)
+        glyphs, masks = self._glyph_images(texts, boxes), self._masks(texts, boxes)
         caption_tokens = self._caption_tokens(X["caption"])
         null_caption = self._caption_tokens([""])
         glyph_tokens = self._glyph_token_batch(glyphs)
@@ -729,8 +737,8 @@ class GlyphDrawGenerator(TorchEstimatorMixin, BaseEstimator):
         with MSE to the real masks at timesteps in [400, 700), the UNet seeing the
         glyph channel and an empty mask as it does at inference."""
         texts = list(X["text"])
-        glyphs, masks = self._conditions(texts, [None] * len(texts))
-        _, masks = self._conditions(texts, boxes)
+        glyphs = self._glyph_images(texts, [None] * len(texts))
+        masks = self._masks(texts, boxes)
         caption_tokens = self._caption_tokens(X["caption"])
         glyph_tokens = self._glyph_token_batch(glyphs)
         text_rows = np.flatnonzero([bool(t) for t in texts])
@@ -821,7 +829,8 @@ class GlyphDrawGenerator(TorchEstimatorMixin, BaseEstimator):
                         texts[rows], chunk_boxes, captions, null, noise
                     )
                 chunk_boxes = self._prompt_boxes(texts[rows], chunk_boxes, rng)
-                glyph, mask = self._conditions(texts[rows], chunk_boxes)
+                glyph = self._glyph_images(texts[rows], chunk_boxes)
+                mask = self._masks(texts[rows], chunk_boxes)
                 denoise = self._glyphdraw_denoiser(captions, null, glyph, mask)
             out.append(
                 ddim_sample(
@@ -838,7 +847,7 @@ class GlyphDrawGenerator(TorchEstimatorMixin, BaseEstimator):
         needs = [bool(t) and b is None for t, b in zip(texts, boxes, strict=True)]
         if not any(needs):
             return boxes
-        glyph, _ = self._conditions(texts, [None] * len(texts))
+        glyph = self._glyph_images(texts, [None] * len(texts))
         empty = torch.zeros_like(glyph)
         denoise = self._glyphdraw_denoiser(captions, null, glyph, empty)
         stop = max(1, round(0.4 * self.num_inference_steps))
@@ -872,12 +881,9 @@ class GlyphDrawGenerator(TorchEstimatorMixin, BaseEstimator):
         glyph, mask = glyph.to(self.device_), mask.to(self.device_)
         glyph_tokens = self._glyph_token_batch(glyph)
         # full: caption + channels; image: null caption + channels; uncond: null + zeros
+        null_context = self._context(null, glyph_tokens)
         context = torch.cat(
-            [
-                self._context(captions, glyph_tokens),
-                self._context(null, glyph_tokens),
-                self._context(null, glyph_tokens),
-            ]
+            [self._context(captions, glyph_tokens), null_context, null_context]
         )
         zeros = torch.zeros_like(glyph)
 
