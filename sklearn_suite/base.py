@@ -25,6 +25,7 @@ __all__ = [
     "check_device",
     "check_images",
     "check_seed",
+    "fit_net",
     "torch_seeded",
 ]
 
@@ -265,6 +266,34 @@ class EpochProgressBar(Callback):
     def on_train_end(self, net, X=None, y=None, **kwargs):
         self.bar_.close()
         del self.bar_
+
+
+def fit_net(net, X, y=None, **fit_params):
+    """Fit a skorch net like ``net.fit``, but let ``KeyboardInterrupt`` through.
+
+    skorch's ``partial_fit`` catches ``KeyboardInterrupt`` and returns a half-trained
+    net as if training had finished; a user pressing Ctrl-C wants training, and
+    whatever called it, to stop.
+
+    Parameters
+    ----------
+    net : skorch.NeuralNet
+        The net; (re-)initialised unless ``warm_start`` is set and it is initialised.
+    X, y, **fit_params
+        As for ``net.fit``.
+
+    Returns
+    -------
+    net : skorch.NeuralNet
+    """
+    if not net.warm_start or not net.initialized_:
+        net.initialize()
+    net.notify("on_train_begin", X=X, y=y)
+    try:
+        net.fit_loop(X, y, **fit_params)
+    finally:
+        net.notify("on_train_end", X=X, y=y)
+    return net
 
 
 class BestState:

@@ -13,6 +13,7 @@ from sklearn_suite.base import (
     check_device,
     check_images,
     check_seed,
+    fit_net,
     torch_seeded,
 )
 
@@ -132,3 +133,31 @@ def test_best_state_keeps_the_lowest_loss_and_counts_patience():
     keeper.restore()
     assert layer.weight.item() == 2.0
     assert BestState(layer).update(5.0) is False  # no patience: never stops
+
+
+def test_fit_net_lets_keyboard_interrupt_through_and_ends_training():
+    from skorch import NeuralNetRegressor
+    from skorch.callbacks import Callback
+
+    class Interrupt(Callback):
+        ended = False
+
+        def on_epoch_end(self, net, **kwargs):
+            if len(net.history) == 2:
+                raise KeyboardInterrupt
+
+        def on_train_end(self, net, **kwargs):
+            type(self).ended = True
+
+    X = np.random.RandomState(0).randn(32, 3).astype(np.float32)
+    y = X.sum(1, keepdims=True)
+    net = NeuralNetRegressor(
+        torch.nn.Linear, module__in_features=3, module__out_features=1,
+        max_epochs=5, train_split=None, callbacks=[Interrupt()], verbose=0,
+    )  # fmt: skip
+    with pytest.raises(KeyboardInterrupt):
+        fit_net(net, X, y)
+    assert len(net.history) == 2 and Interrupt.ended
+    # plain skorch would have swallowed it
+    net.fit(X, y)
+    assert len(net.history) == 2

@@ -20,6 +20,7 @@ from sklearn_suite.base import (
     check_device,
     check_images,
     check_seed,
+    fit_net,
     torch_seeded,
 )
 from sklearn_suite.conv._modules import SmallResNet, SmallVGG
@@ -308,7 +309,7 @@ class SGSConvClassifier(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
             )
 
         with torch_seeded(seed, device):
-            self.net_ = NeuralNetClassifier(
+            net = NeuralNetClassifier(
                 module,
                 criterion=nn.CrossEntropyLoss,
                 optimizer=torch.optim.SGD,
@@ -328,10 +329,12 @@ class SGSConvClassifier(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
                 **iterator_params,
                 **{f"module__{key}": value for key, value in module_params.items()},
             )
-            self.net_.fit(X, y_enc)
+            fit_net(net, X, y_enc)
 
+        # assigned only now, so an interrupted fit leaves the estimator as it was
+        self.net_ = net
         self.classes_ = encoder.classes_
-        sgs = dict(self.net_.callbacks_).get("sgs")
+        sgs = dict(net.callbacks_).get("sgs")
         self.scalings_ = sgs.scalings_ if sgs is not None else {}
         self.scalings_history_ = sgs.history_ if sgs is not None else []
         return self

@@ -80,8 +80,9 @@ def find_cjk_font(font_path=None):
     Parameters
     ----------
     font_path : str or None, default=None
-        A font to use; it is checked for CJK glyphs. None searches the usual
-        system locations, then every font matplotlib knows.
+        A font to use; it is checked for CJK glyphs. None takes the font named by
+        the environment variable ``SKLEARN_SUITE_CJK_FONT`` if set, else searches
+        the usual system locations, then every font matplotlib knows.
 
     Returns
     -------
@@ -92,6 +93,8 @@ def find_cjk_font(font_path=None):
     ValueError
         When ``font_path`` is not a font with CJK glyphs, or none is installed.
     """
+    if font_path is None:
+        font_path = os.environ.get("SKLEARN_SUITE_CJK_FONT") or None
     if font_path is not None:
         font_path = os.fspath(font_path)
         if not os.path.isfile(font_path):

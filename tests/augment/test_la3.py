@@ -1,5 +1,9 @@
 """LA3: label-awareness, both stages, the sampler contract and on-the-fly use."""
 
+import io
+from unittest import mock
+
+import joblib
 import numpy as np
 import pandas as pd
 import pytest
@@ -296,3 +300,16 @@ def test_dask_cluster_gives_the_serial_policy(shapes, fitted):
         with joblib.parallel_config(backend="dask"):
             parallel = LabelAwareAugmenter(**TINY, n_jobs=2).fit(X, y)
     assert parallel.policy_ == fitted.policy_
+
+
+@pytest.mark.gpu
+def test_search_on_cuda_gives_a_policy_usable_on_cpu(shapes):
+    X, y = shapes
+    model = LabelAwareAugmenter(**{**TINY, "device": "cuda"}).fit(X, y)
+    buffer = io.BytesIO()
+    joblib.dump(model, buffer)
+    buffer.seek(0)
+    with mock.patch("torch.cuda.is_available", return_value=False):
+        loaded = joblib.load(buffer)
+        assert loaded.policy_ == model.policy_
+        assert loaded.augment(X[:8], y[:8], random_state=0).shape == X[:8].shape

@@ -166,9 +166,23 @@ def test_model_fitted_on_cuda_loads_on_cpu(digits16):
 
 
 @pytest.mark.gpu
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_fit_on_cuda_matches_api(digits16):
     X, y = digits16
     clf = SGSConvClassifier(**{**TINY, "device": "cuda"}).fit(X[:64], y[:64])
     assert next(clf.net_.module_.parameters()).is_cuda
     assert clf.predict(X[:5]).shape == (5,)
+
+
+def test_ctrl_c_during_fit_propagates_and_keeps_the_previous_model(digits16):
+    """skorch swallows KeyboardInterrupt; the estimator must not."""
+    from sklearn_suite.base import EpochProgressBar
+
+    X, y = digits16
+    clf = SGSConvClassifier(**{**TINY, "verbose": 1}).fit(X[:64], y[:64])
+    before = clf.predict_proba(X[:10])
+    with mock.patch.object(
+        EpochProgressBar, "on_epoch_end", side_effect=KeyboardInterrupt
+    ):
+        with pytest.raises(KeyboardInterrupt):
+            clf.set_params(random_state=1).fit(X[:64], y[:64])
+    np.testing.assert_array_equal(clf.predict_proba(X[:10]), before)

@@ -399,7 +399,7 @@ def test_predict_checks(fitted):
         tiny().predict({"caption": ["x"], "text": [""], "box": [None]})
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.gpu
 def test_cuda_fit_and_predict(scenes):
     gen = tiny(device="cuda").fit(scenes)
     assert next(gen.unet_.parameters()).is_cuda

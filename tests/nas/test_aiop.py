@@ -225,7 +225,6 @@ def test_fitted_weights_live_on_cpu(infused):
 
 
 @pytest.mark.gpu
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_fit_infuse_fine_tune_on_cuda(tasks):
     graphs, pretrain, pseudo, downstream = tasks
     model = AIOPRegressor(device="cuda", **SMALL).fit(graphs, pretrain)

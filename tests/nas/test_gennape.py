@@ -181,7 +181,6 @@ def test_fitted_weights_live_on_cpu_for_portable_pickles(nas_data):
 
 
 @pytest.mark.gpu
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_fit_and_predict_on_cuda_match_cpu_api(nas_data):
     graphs, y = nas_data
     model = GENNAPERegressor(n_clusters=2, device="cuda", **SMALL).fit(graphs, y)

@@ -1,5 +1,9 @@
 """MulcoTagger and its baselines as estimators."""
 
+import io
+from unittest import mock
+
+import joblib
 import numpy as np
 import pytest
 import torch
@@ -137,3 +141,16 @@ def test_read_chinese_nested_ner(tmp_path):
 def test_module_stays_on_cpu_for_pickling(mulco):
     assert all(p.device == torch.device("cpu") for p in mulco.module_.parameters())
     assert np.isfinite(mulco.history_[0]["loss"])
+
+
+@pytest.mark.gpu
+def test_fit_on_cuda_predicts_on_cpu(data):
+    (X, y), (Xt, _) = data
+    model = MulcoTagger(max_epochs=2, device="cuda", **SMALL).fit(X, y)
+    assert all(p.is_cuda for p in model.module_.parameters())
+    expected = model.predict(Xt)
+    buffer = io.BytesIO()
+    joblib.dump(model, buffer)
+    buffer.seek(0)
+    with mock.patch("torch.cuda.is_available", return_value=False):
+        assert joblib.load(buffer).predict(Xt) == expected

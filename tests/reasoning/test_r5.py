@@ -4,7 +4,6 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 import sklearn_suite.reasoning as reasoning
 from sklearn_suite.datasets import (
@@ -233,7 +232,7 @@ def test_baselines_always_answer(stories):
         assert all(p in set(stories.y) for p in pred)
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.gpu
 def test_fit_on_cuda_predicts_on_cpu(stories):
     model = R5RuleLearner(**SMALL, device="cuda").fit(stories.X, stories.y)
     assert next(model.policy_value_net_.parameters()).device.type == "cpu"

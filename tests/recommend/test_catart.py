@@ -1,3 +1,7 @@
+import io
+from unittest import mock
+
+import joblib
 import numpy as np
 import pandas as pd
 import pytest
@@ -198,3 +202,16 @@ def test_popularity_baseline_excludes_seen_and_ranks_by_count(data):
     assert list(recs["score"]) == sorted(recs["score"], reverse=True)
     assert recs["score"].iloc[0] == counts[~counts.index.isin(seen)].iloc[0]
     assert 0 < pop.score(data.test) < 1
+
+
+@pytest.mark.gpu
+def test_fit_on_cuda_serves_on_cpu(data):
+    model = CATARTRecommender(**SMALL, device="cuda", random_state=0)
+    model.fit(data.train, X_valid=data.valid)
+    expected = model.predict(data.test)
+    buffer = io.BytesIO()
+    joblib.dump(model, buffer)
+    buffer.seek(0)
+    with mock.patch("torch.cuda.is_available", return_value=False):
+        loaded = joblib.load(buffer)
+        np.testing.assert_allclose(loaded.predict(data.test), expected, atol=1e-5)

@@ -268,7 +268,7 @@ def test_sasrec_baseline_is_causal_and_seeded(data):
         torch.testing.assert_close(net(seq)[:, :-1], net(changed)[:, :-1])
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.gpu
 def test_fit_on_cuda_serves_on_cpu(data):
     model = RecGURURecommender(**{**SMALL, "device": "cuda"})
     model.fit(data.train, X_valid=data.valid)
