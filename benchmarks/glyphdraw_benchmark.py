@@ -294,12 +294,9 @@ def summarise():
     (RESULTS / "glyphdraw.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     if samples:
-        from sklearn_suite.datasets import find_cjk_font
-        from sklearn_suite.generate._demo import plot_samples
+        from sklearn_suite.generate import plot_samples
 
-        plot_samples(
-            held_text, samples, RESULTS / "glyphdraw_samples.png", find_cjk_font()
-        )
+        plot_samples(held_text, samples, RESULTS / "glyphdraw_samples.png")
 
 
 def main():

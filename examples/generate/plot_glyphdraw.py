@@ -17,8 +17,9 @@ import matplotlib.pyplot as plt
 
 from sklearn_suite import GlyphDrawGenerator
 from sklearn_suite.datasets import make_glyph_scenes
+from sklearn_suite.generate import plot_samples
 
-train = make_glyph_scenes(1500, random_state=0)
+train = make_glyph_scenes(1000, random_state=0)
 print(train[["caption", "text", "box"]].head())
 
 # %%
@@ -26,9 +27,9 @@ print(train[["caption", "text", "box"]].head())
 # -----------------------------------------------------
 # The base model sees the characters only in its caption; it is also the
 # text-only baseline. The GlyphDraw stage reuses it and its recogniser.
-base = GlyphDrawGenerator(stage="base", base_steps=300, random_state=0).fit(train)
+base = GlyphDrawGenerator(stage="base", base_steps=250, random_state=0).fit(train)
 glyphdraw = GlyphDrawGenerator(
-    base_model=base, ocr_model=base.ocr_model_, glyph_steps=300, random_state=0
+    base_model=base, ocr_model=base.ocr_model_, glyph_steps=250, random_state=0
 ).fit(train)
 print(f"{len(glyphdraw.trainable_param_names_)} trainable tensors, e.g.")
 print([n for n in glyphdraw.trainable_param_names_ if "attn2" in n][:2])
@@ -43,16 +44,9 @@ base_images, base_read = base.read_text(prompts)
 for truth, ours, theirs in zip(prompts["text"], read, base_read):
     print(f"{truth!r}: GlyphDraw read {ours!r}, base read {theirs!r}")
 
-fig, axes = plt.subplots(2, 8, figsize=(9, 2.6))
-for col in range(8):
-    axes[0, col].imshow(images[col])
-    axes[1, col].imshow(base_images[col])
-for ax in axes.ravel():
-    ax.set_xticks([])
-    ax.set_yticks([])
-axes[0, 0].set_ylabel("GlyphDraw", fontsize=8)
-axes[1, 0].set_ylabel("base", fontsize=8)
-fig.tight_layout()
+plot_samples(
+    prompts, {"GlyphDraw": images, "base model\n(text in caption)": base_images}
+)
 plt.show()
 
 # %%
@@ -61,7 +55,8 @@ plt.show()
 for name, model in (("base", base), ("GlyphDraw stage", glyphdraw)):
     loss = model.loss_history_["loss"].rolling(25, min_periods=1).mean()
     plt.plot(loss.to_numpy(), label=name)
-plt.xlabel("step")
-plt.ylabel("denoising loss")
+plt.xlabel("training step")
+plt.ylabel("denoising loss (moving mean of 25)")
+plt.title("Training loss of the two stages (lower is better)")
 plt.legend()
 plt.show()

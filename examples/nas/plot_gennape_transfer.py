@@ -53,7 +53,13 @@ shots, rest = order[:20], order[20:]
 tuned = model.fine_tune([X_target[i] for i in shots], y_target[shots])
 pred = tuned.predict([X_target[i] for i in rest])
 print("after 20-shot fine-tuning", round(spearman_score(y_target[rest], pred), 3))
-fig = plot_predicted_vs_true(y_target[rest], pred, groups=["resnet"] * len(rest))
+fig = plot_predicted_vs_true(
+    y_target[rest],
+    pred,
+    groups=["ResNets"] * len(rest),
+    title="GENNAPE on an unseen family after 20 labelled networks",
+    metric="test accuracy (%)",
+)
 
 # %%
 # Soft cluster memberships of the unseen family

@@ -39,7 +39,8 @@ for scopes in ("B", "BE", "BEC"):
 # Mulco against a flat tagger with the same encoder
 # -------------------------------------------------
 params = dict(hidden=64, emb_dim=64, latent=64, max_epochs=15, random_state=0)
-for tagger in (MulcoTagger(**params), FlatBIESTagger(**params)):
+mulco, flat = MulcoTagger(**params), FlatBIESTagger(**params)
+for tagger in (mulco, flat):
     tagger.fit(X_train, y_train)
     pred = tagger.predict(X_test)
     p, r, f = span_precision_recall_f1(y_test, pred)
@@ -50,7 +51,6 @@ for tagger in (MulcoTagger(**params), FlatBIESTagger(**params)):
 
 # %%
 # One sentence, with its nested predictions
-mulco = MulcoTagger(**params).fit(X_train, y_train)
 sentence = X_test[0]
 print(sentence)
 for start, end, label in mulco.predict([sentence])[0]:

@@ -40,16 +40,20 @@ models = {
     )
     for flag in (True, False)
 }
-fig, ax = plt.subplots(figsize=(5, 3))
+fig, ax = plt.subplots(figsize=(5.5, 3.4), layout="constrained")
 for flag, model in models.items():
     gan = model.history_["gan"]
     label = "RecGURU" if flag else "without the adversary"
     ax.plot(gan["step"], gan["d_accuracy"], marker="o", label=label)
-ax.axhline(0.5, color="grey", linestyle=":")
-ax.set_xlabel("generator step")
+ax.axhline(0.5, color="grey", linestyle=":", label="chance (domains aligned)")
+ax.set_ylim(0.3, 1.05)
+ax.set_xlabel("adversarial training step")
 ax.set_ylabel("discriminator accuracy\non held-out users")
-ax.legend()
-fig.tight_layout()
+ax.set_title(
+    "Can a discriminator tell the domains apart from the user representations?",
+    fontsize=9,
+)
+ax.legend(fontsize=8)
 
 # %%
 # Sparse-domain HR@10 against a single-domain SASRec-style model

@@ -15,6 +15,7 @@ from sklearn_suite.generate._modules import (
     widen_conv_in,
 )
 from sklearn_suite.generate._ocr import GlyphRecognizer, box_cells
+from sklearn_suite.generate._plot import plot_samples
 
 __all__ = [
     "BaseDiffusion",
@@ -29,5 +30,6 @@ __all__ = [
     "build_unet",
     "condition_dropout",
     "dual_guidance",
+    "plot_samples",
     "widen_conv_in",
 ]

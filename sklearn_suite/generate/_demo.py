@@ -7,48 +7,7 @@ import numpy as np
 from sklearn_suite.datasets import make_glyph_scenes
 from sklearn_suite.generate._glyphdraw import GlyphDrawGenerator
 from sklearn_suite.generate._ocr import GlyphRecognizer
-
-
-def plot_samples(prompts, rows, path, font_path):
-    """A grid: one row of generated images per model, the prompt's text on top
-    and its box outlined."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-    from matplotlib import font_manager
-    from matplotlib.patches import Rectangle
-
-    font = font_manager.FontProperties(fname=font_path, size=8)
-    n = min(8, len(prompts))
-    fig, axes = plt.subplots(
-        len(rows),
-        n,
-        figsize=(1.1 * n + 0.8, 1.25 * len(rows) + 0.8),
-        layout="constrained",
-    )
-    axes = np.atleast_2d(axes)
-    for r, (name, images) in enumerate(rows.items()):
-        for c in range(n):
-            ax = axes[r, c]
-            ax.imshow(images[c])
-            size = images.shape[1]
-            x0, y0, x1, y1 = (v * size - 0.5 for v in prompts["box"].iloc[c])
-            ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, lw=0.6,
-                                   ec="white", ls="--"))  # fmt: skip
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if r == 0:
-                ax.set_title(prompts["text"].iloc[c], fontproperties=font)
-        axes[r, 0].set_ylabel(name, fontsize=7)
-    fig.suptitle(
-        "Generated images for held-out prompts: the characters above each column "
-        "should\nappear inside the dashed box (a real OCR reads the box)",
-        fontsize=8,
-    )
-    fig.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(fig)
-
+from sklearn_suite.generate._plot import plot_samples
 
 # image side, training scenes, steps of each stage, DDIM steps, model size
 SETTINGS = {
