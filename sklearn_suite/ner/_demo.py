@@ -7,7 +7,7 @@ from sklearn_suite.ner._mulco import MulcoTagger
 
 # training and test sentences, width of embeddings and layers, epochs
 SETTINGS = {
-    "quick": dict(n_train=240, n_test=100, size=32, max_epochs=12),
+    "quick": dict(n_train=240, n_test=100, size=32, max_epochs=25),
     "default": dict(n_train=800, n_test=300, size=64, max_epochs=15),
     "full": dict(n_train=2000, n_test=500, size=128, max_epochs=30),
 }
