@@ -168,7 +168,7 @@ def _glyphdraw(device, tiny):
         context_dim=16 if tiny else 128, base_steps=3 if tiny else 300,
         glyph_steps=3 if tiny else 300, num_inference_steps=3 if tiny else 25,
         batch_size=8 if tiny else 64,
-        ocr_model=GlyphRecognizer(n_scenes=100, epochs=1) if tiny else None,
+        ocr_model=GlyphRecognizer(n_scenes=100, max_epochs=1) if tiny else None,
         device=device, random_state=0,
     )  # fmt: skip
     return model, (scenes,), (held[held.text != ""],), "OCR exact match"

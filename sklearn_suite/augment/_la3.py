@@ -138,8 +138,10 @@ class LabelAwareAugmenter(TorchEstimatorMixin, BaseSampler):
         ``(C, H, W)`` for 2-D ``X``; one entry may be -1.
     n_jobs : int, default=None
         Parallel proxy evaluations through joblib (any backend, e.g. Dask).
+    callbacks : list of skorch callbacks, default=None
+        Extra callbacks of the default proxy's net and of every predictor net.
     device : str, default="cpu"
-        Device of the default proxy.
+        Device of the default proxy (the small predictors train on the CPU).
     verbose : int, default=0
         1 shows a progress bar over search rounds.
     random_state : int, RandomState instance or None, default=None
@@ -158,6 +160,9 @@ class LabelAwareAugmenter(TorchEstimatorMixin, BaseSampler):
         Label x op: mean predicted reward of the triples containing the op.
     proxy_ : classifier
         The fitted proxy.
+    history_ : dict of str to skorch.History
+        ``"proxy"`` (None for a proxy without ``history_``) and ``"predictor"``
+        (the final ensemble's training, one entry per epoch).
     proxy_indices_, search_indices_ : ndarray of int
         Rows of ``X`` used to train the proxy and to search.
     clean_accuracy_ : ndarray of shape (n_classes,)
@@ -208,6 +213,7 @@ class LabelAwareAugmenter(TorchEstimatorMixin, BaseSampler):
         n_augment=1,
         image_shape=None,
         n_jobs=None,
+        callbacks=None,
         device="cpu",
         verbose=0,
         random_state=None,
@@ -226,6 +232,7 @@ class LabelAwareAugmenter(TorchEstimatorMixin, BaseSampler):
         self.n_augment = n_augment
         self.image_shape = image_shape
         self.n_jobs = n_jobs
+        self.callbacks = callbacks
         self.device = device
         self.verbose = verbose
         self.random_state = random_state
@@ -311,6 +318,7 @@ class LabelAwareAugmenter(TorchEstimatorMixin, BaseSampler):
                 max_epochs=self.proxy_epochs,
                 device=self.device,
                 image_shape=self.image_shape_ if self._layout[0] == 2 else None,
+                callbacks=self.callbacks,
                 random_state=seed,
             )
         else:
@@ -343,21 +351,27 @@ class LabelAwareAugmenter(TorchEstimatorMixin, BaseSampler):
             n_jobs=self.n_jobs,
             seed=seed,
             progress=progress,
+            callbacks=self.callbacks,
         )
         if progress is not None:
             progress.close()
 
-        members = fit_predictor_ensemble(
+        members, predictor_history = fit_predictor_ensemble(
             *state.training_set(),
             n_classes=n_classes,
             n_members=self.n_members,
             label_aware=self.label_aware,
             epochs=self.predictor_epochs,
             seed=seed,
+            callbacks=self.callbacks,
         )
         scores = predict_all(members, n_classes, self.label_aware)
         self.classes_ = encoder.classes_
         self.proxy_ = proxy
+        self.history_ = {
+            "proxy": getattr(proxy, "history_", None),
+            "predictor": predictor_history,
+        }
         self.proxy_indices_, self.search_indices_ = (
             np.sort(proxy_idx),
             np.sort(search_idx),

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from sklearn_suite.augment._ops import OP_NAMES
-from sklearn_suite.base import torch_seeded
+from sklearn_suite.base import fit_net, make_net, torch_seeded
 
 __all__ = ["TriplePredictor", "fit_predictor_ensemble", "predict_ensemble"]
 
@@ -36,6 +36,29 @@ class TriplePredictor(nn.Module):
         return self.mlp(h).squeeze(-1)
 
 
+class TripleEnsemble(nn.Module):
+    """The members side by side: ``forward`` gives their predictions, ``(M, n)``."""
+
+    def __init__(self, members):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, labels, triples):
+        return torch.stack([m(labels, triples) for m in self.members])
+
+
+class SubsetL1Loss(nn.Module):
+    """Sum over members of each member's mean absolute error on its own rows.
+
+    The members share no parameter, so the gradient (and Adam's step) of each is
+    exactly that of training it alone on its rows."""
+
+    def forward(self, predictions, target):
+        subset = target["subset"].T.float()  # (M, n)
+        errors = (predictions - target["reward"]).abs() * subset
+        return (errors.sum(1) / subset.sum(1)).sum()
+
+
 def fit_predictor_ensemble(
     labels,
     triples,
@@ -48,9 +71,11 @@ def fit_predictor_ensemble(
     lr=0.01,
     dim=100,
     seed=0,
+    callbacks=None,
+    device="cpu",
 ):
     """Train ``n_members`` predictors (L1 loss, Adam, full batch), each on its own
-    random 90% of the observations.
+    random 90% of the observations, as one skorch net.
 
     Parameters
     ----------
@@ -62,26 +87,37 @@ def fit_predictor_ensemble(
     Returns
     -------
     members : list of TriplePredictor, in eval mode
+    history : skorch.History
     """
-    labels = torch.as_tensor(labels, dtype=torch.long)
-    triples = torch.as_tensor(triples, dtype=torch.long)
-    rewards = torch.as_tensor(rewards, dtype=torch.float32)
     n = len(rewards)
-    members = []
+    members, subset = [], np.zeros((n, n_members), dtype=bool)
     for m in range(n_members):
         with torch_seeded(seed + m):
-            net = TriplePredictor(n_classes, dim, dim, label_aware)
-            train = torch.randperm(n)[: max(1, int(round(0.9 * n)))]
-            opt = torch.optim.Adam(net.parameters(), lr=lr)
-            for _ in range(epochs):
-                opt.zero_grad()
-                loss = nn.functional.l1_loss(
-                    net(labels[train], triples[train]), rewards[train]
-                )
-                loss.backward()
-                opt.step()
-        members.append(net.eval())
-    return members
+            members.append(TriplePredictor(n_classes, dim, dim, label_aware))
+            subset[torch.randperm(n)[: max(1, int(round(0.9 * n)))].numpy(), m] = True
+    net = make_net(
+        TripleEnsemble(members),
+        stage="LA3 predictor",
+        seed=seed,
+        device=device,
+        lr=lr,
+        max_epochs=epochs,
+        batch_size=-1,
+        criterion=SubsetL1Loss,
+        optimizer=torch.optim.Adam,
+        callbacks=callbacks,
+    )
+    with torch_seeded(seed, device):
+        fit_net(
+            net,
+            {
+                "labels": np.asarray(labels, dtype=np.int64),
+                "triples": np.asarray(triples, dtype=np.int64),
+            },
+            {"reward": np.asarray(rewards, dtype=np.float32), "subset": subset},
+        )
+    module = net.module_.cpu().eval()
+    return list(module.members), net.history
 
 
 @torch.no_grad()

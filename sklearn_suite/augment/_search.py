@@ -158,10 +158,11 @@ def run_search(
     n_jobs,
     seed,
     progress=None,
+    callbacks=None,
 ):
     """Stage 1 of LA3. ``evaluate(triples, seed)`` -> per-class rewards.
 
-    Returns the :class:`SearchState` and the number of proxy evaluations.
+    Returns the :class:`SearchState`.
     """
     rng = np.random.RandomState(seed)
     state = SearchState(n_classes)
@@ -180,7 +181,7 @@ def run_search(
     done = 0
     while done < n_rounds:
         labels, triples, rewards = state.training_set()
-        members = fit_predictor_ensemble(
+        members, _ = fit_predictor_ensemble(
             labels,
             triples,
             rewards,
@@ -189,6 +190,7 @@ def run_search(
             label_aware=label_aware,
             epochs=predictor_epochs,
             seed=int(rng.randint(2**31 - 1)),
+            callbacks=callbacks,
         )
         q = min(queue_size, n_rounds - done)
         queues = []

@@ -15,12 +15,12 @@ from skorch.callbacks import LRScheduler
 from torch import nn
 
 from sklearn_suite.base import (
-    EpochProgressBar,
     TorchEstimatorMixin,
     check_device,
     check_images,
     check_seed,
     fit_net,
+    make_net,
     torch_seeded,
 )
 from sklearn_suite.conv._modules import SmallResNet, SmallVGG
@@ -107,6 +107,9 @@ class SGSConvClassifier(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         ``(C, H, W)`` of the images when ``X`` is 2-D; one entry may be -1 and is
         inferred as in ``numpy.reshape`` (``(1, 1, -1)`` reads each row as a
         one-row image). None infers a square single-channel image.
+    callbacks : list of skorch callbacks, default=None
+        Extra callbacks of the training net (e.g. ``Checkpoint``); they see every
+        epoch.
     device : str, default="cpu"
         ``"cpu"`` or ``"cuda"``. A model fitted on GPU loads on a CPU-only machine.
     verbose : int, default=0
@@ -125,6 +128,8 @@ class SGSConvClassifier(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         ``(C, H, W)`` seen in ``fit``.
     net_ : skorch.NeuralNetClassifier
         The trained net.
+    history_ : skorch.History
+        Per-epoch training loss (``history_[:, "train_loss"]``).
     scalings_ : dict of str to ndarray
         The K x K map of every scaled conv at the end of training (empty for
         ``scaling=None``).
@@ -176,6 +181,7 @@ class SGSConvClassifier(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         lr_schedule="cosine",
         augmenter=None,
         image_shape=None,
+        callbacks=None,
         device="cpu",
         verbose=0,
         random_state=None,
@@ -198,6 +204,7 @@ class SGSConvClassifier(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.lr_schedule = lr_schedule
         self.augmenter = augmenter
         self.image_shape = image_shape
+        self.callbacks = callbacks
         self.device = device
         self.verbose = verbose
         self.random_state = random_state
@@ -294,8 +301,6 @@ class SGSConvClassifier(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
                     ),
                 )
             )
-        if self.verbose:
-            callbacks.append(("progress", EpochProgressBar("SGSConvClassifier")))
         iterator_params = {}
         if self.augmenter is not None:
             if not hasattr(self.augmenter, "augment"):
@@ -304,35 +309,38 @@ class SGSConvClassifier(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
                     f"{type(self.augmenter).__name__}."
                 )
             self.augmenter_ = clone(self.augmenter).fit(X, encoder.classes_[y_enc])
+            # training batches only: prediction never augments
             iterator_params["iterator_train__collate_fn"] = _AugmentingCollate(
                 self.augmenter_, encoder.classes_, seed
             )
 
         with torch_seeded(seed, device):
-            net = NeuralNetClassifier(
+            net = make_net(
                 module,
-                criterion=nn.CrossEntropyLoss,
-                optimizer=torch.optim.SGD,
+                module_params=module_params,
+                stage="SGSConvClassifier",
+                seed=seed,
+                device=device,
                 lr=self.lr,
-                optimizer__momentum=self.momentum,
-                optimizer__weight_decay=self.weight_decay,
                 max_epochs=self.max_epochs,
                 batch_size=self.batch_size,
-                train_split=None,
-                iterator_train__shuffle=True,
-                iterator_train__generator=torch.Generator().manual_seed(seed),
+                criterion=nn.CrossEntropyLoss,
+                optimizer=torch.optim.SGD,
+                optimizer_params={"momentum": self.momentum},
+                weight_decay=self.weight_decay,
                 # BatchNorm cannot train on a last batch of one image
-                iterator_train__drop_last=len(X) % self.batch_size == 1,
-                callbacks=callbacks,
-                device=device,
-                verbose=0,
+                drop_last=len(X) % self.batch_size == 1,
+                stage_callbacks=callbacks,
+                callbacks=self.callbacks,
+                verbose=self.verbose,
+                net_class=NeuralNetClassifier,
                 **iterator_params,
-                **{f"module__{key}": value for key, value in module_params.items()},
             )
             fit_net(net, X, y_enc)
 
         # assigned only now, so an interrupted fit leaves the estimator as it was
         self.net_ = net
+        self.history_ = net.history
         self.classes_ = encoder.classes_
         sgs = dict(net.callbacks_).get("sgs")
         self.scalings_ = sgs.scalings_ if sgs is not None else {}

@@ -13,7 +13,7 @@ from sklearn_suite.generate._plot import plot_samples
 SETTINGS = {
     "quick": dict(size=16, n_scenes=200, steps=20, sampling_steps=5,
                   model={"unet_channels": (8, 16), "context_dim": 16},
-                  ocr=dict(n_scenes=300, epochs=2)),
+                  ocr=dict(n_scenes=300, max_epochs=2)),
     "default": dict(size=32, n_scenes=2000, steps=400, sampling_steps=25, model={},
                     ocr=None),
     "full": dict(size=32, n_scenes=4000, steps=1500, sampling_steps=25, model={},

@@ -215,7 +215,7 @@ class GlyphDrawGenerator(TorchEstimatorMixin, BaseEstimator):
     >>> gen = GlyphDrawGenerator(unet_channels=(8, 16), context_dim=16,
     ...                          base_steps=2, glyph_steps=2, batch_size=8,
     ...                          num_inference_steps=2,
-    ...                          ocr_model=GlyphRecognizer(n_scenes=100, epochs=1),
+    ...                          ocr_model=GlyphRecognizer(n_scenes=100, max_epochs=1),
     ...                          random_state=0)
     >>> gen = gen.fit(X)
     >>> gen.predict(X.head(3)).shape
@@ -517,7 +517,7 @@ class GlyphDrawGenerator(TorchEstimatorMixin, BaseEstimator):
         ocr = self.ocr_model
         if ocr is not None and not isinstance(ocr, GlyphRecognizer):
             raise TypeError(f"ocr_model must be a GlyphRecognizer, got {type(ocr)}.")
-        if ocr is not None and hasattr(ocr, "model_"):
+        if ocr is not None and hasattr(ocr, "net_"):
             return ocr
         if not self.alphabet_:
             return None

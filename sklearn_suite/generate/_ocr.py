@@ -4,7 +4,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from sklearn_suite.base import torch_seeded
+from sklearn_suite.base import fit_net, make_net, torch_seeded
 from sklearn_suite.datasets._glyph_scenes import _box_pixels, make_glyph_scenes
 from sklearn_suite.generate._modules import CellClassifier
 
@@ -49,6 +49,27 @@ def box_cells(images, boxes, lengths):
     return torch.stack(cells)
 
 
+class AugmentedCells:
+    """Collate function: stacks (cell, label) pairs and augments the cells with
+    colour, blur, noise and geometric jitter (kornia), afresh every batch."""
+
+    def __init__(self):
+        import kornia.augmentation as K
+
+        self.augment = K.AugmentationSequential(
+            K.RandomAffine(degrees=5, translate=(0.1, 0.1), scale=(0.85, 1.15), p=0.9),
+            K.ColorJitter(0.3, 0.3, 0.3, 0.1, p=0.8),
+            K.RandomGaussianBlur((3, 3), (0.1, 1.2), p=0.5),
+            K.RandomGaussianNoise(std=0.1, p=0.5),
+        )
+
+    def __call__(self, items):
+        cells = torch.stack([torch.as_tensor(x) for x, _ in items])
+        labels = torch.as_tensor(np.array([y for _, y in items]))
+        # kornia's colour ops expect [0, 1]
+        return self.augment((cells + 1) / 2).clamp(0, 1) * 2 - 1, labels
+
+
 class GlyphRecognizer:
     """OCR for scored generations: a CNN trained on freshly rendered characters.
 
@@ -64,18 +85,30 @@ class GlyphRecognizer:
     font_path : str or None, default=None
     n_scenes : int, default=4000
         Rendered training scenes (each with 1-2 characters).
-    epochs : int, default=6
+    max_epochs : int, default=6
+    callbacks : list of skorch callbacks, default=None
+        Extra callbacks of the training net.
     random_state : int, default=0
     device : str, default="cpu"
+
+    Attributes
+    ----------
+    net_ : skorch.NeuralNet
+        The trained cell classifier; ``model_`` is its module.
+    history_ : skorch.History
+    clean_accuracy_ : float
+        Accuracy on 500 freshly rendered held-out scenes' cells.
     """
 
     def __init__(
         self,
+        *,
         alphabet=None,
         image_size=None,
         font_path=None,
         n_scenes=4000,
-        epochs=6,
+        max_epochs=6,
+        callbacks=None,
         random_state=0,
         device="cpu",
     ):
@@ -83,7 +116,8 @@ class GlyphRecognizer:
         self.image_size = image_size
         self.font_path = font_path
         self.n_scenes = n_scenes
-        self.epochs = epochs
+        self.max_epochs = max_epochs
+        self.callbacks = callbacks
         self.random_state = random_state
         self.device = device
 
@@ -103,32 +137,25 @@ class GlyphRecognizer:
         return cells, labels
 
     def fit(self):
-        import kornia.augmentation as K
-
         cells, labels = self._scene_cells(self.n_scenes, self.random_state + 1)
-        augment = K.AugmentationSequential(
-            K.RandomAffine(degrees=5, translate=(0.1, 0.1), scale=(0.85, 1.15), p=0.9),
-            K.ColorJitter(0.3, 0.3, 0.3, 0.1, p=0.8),
-            K.RandomGaussianBlur((3, 3), (0.1, 1.2), p=0.5),
-            K.RandomGaussianNoise(std=0.1, p=0.5),
-        )
         with torch_seeded(self.random_state, self.device):
-            self.model_ = CellClassifier(len(self.alphabet)).to(self.device)
-            optimiser = torch.optim.Adam(self.model_.parameters(), lr=2e-3)
-            for _ in range(self.epochs):
-                order = torch.randperm(len(cells))
-                self.model_.train()
-                for batch in order.split(128):
-                    x = cells[batch].to(self.device)
-                    # kornia's colour ops expect [0, 1]
-                    x = augment((x + 1) / 2).clamp(0, 1) * 2 - 1
-                    loss = F.cross_entropy(
-                        self.model_(x), labels[batch].to(self.device)
-                    )
-                    optimiser.zero_grad()
-                    loss.backward()
-                    optimiser.step()
-        self.model_.eval()
+            self.net_ = make_net(
+                CellClassifier,
+                module_params={"n_classes": len(self.alphabet)},
+                stage="glyph recogniser",
+                seed=self.random_state,
+                device=self.device,
+                lr=2e-3,
+                max_epochs=self.max_epochs,
+                batch_size=128,
+                criterion=torch.nn.CrossEntropyLoss,
+                optimizer=torch.optim.Adam,
+                collate=AugmentedCells(),
+                callbacks=self.callbacks,
+            )
+            fit_net(self.net_, cells.numpy(), labels.numpy())
+        self.model_ = self.net_.module_.eval()
+        self.history_ = self.net_.history
         held_cells, held_labels = self._scene_cells(500, self.random_state + 2)
         self.clean_accuracy_ = float(
             (self._classify(held_cells) == held_labels).float().mean()

@@ -1,5 +1,11 @@
 """What every character-level tagger shares: input checks, the character
-vocabulary, batching, the training loop and span-F1 scoring."""
+vocabulary, batching, training through the library's skorch engine and span-F1
+scoring.
+
+A tagger defines its module (``_build_module``), the per-sentence targets
+(``_targets``), how a batch of them becomes tensors (``_batch``, a module-level
+function so the net pickles), the criterion (``_criterion``) and decoding
+(``_decode``)."""
 
 import numbers
 
@@ -10,9 +16,12 @@ from sklearn.utils import check_scalar
 from sklearn.utils.validation import check_is_fitted
 
 from sklearn_suite.base import (
+    ItemDataset,
     TorchEstimatorMixin,
     check_device,
     check_seed,
+    fit_net,
+    make_net,
     torch_seeded,
 )
 from sklearn_suite.metrics import span_f1_score
@@ -78,6 +87,32 @@ def check_entities(texts, y):
     return out
 
 
+def char_ids(texts, vocab):
+    """Padded character ids ``(n, longest)`` and the lengths ``(n,)``."""
+    lengths = torch.tensor([len(t) for t in texts])
+    ids = torch.zeros(len(texts), max(1, int(lengths.max())), dtype=torch.long)
+    for i, text in enumerate(texts):
+        ids[i, : len(text)] = torch.tensor(
+            [vocab.get(ch, UNK) for ch in text], dtype=torch.long
+        )
+    return ids, lengths
+
+
+class SentenceCollate:
+    """Batches sentences into ``X = {"ids", "lengths"}`` plus whatever the tagger's
+    ``batch(lengths, targets)`` adds to ``X`` and returns as ``y``."""
+
+    def __init__(self, vocab, batch):
+        self.vocab = vocab
+        self.batch = batch
+
+    def __call__(self, items):
+        texts, targets = zip(*items)
+        ids, lengths = char_ids(texts, self.vocab)
+        extra, y = self.batch(lengths, list(targets))
+        return {"ids": ids, "lengths": lengths, **extra}, y
+
+
 class CharTaggerBase(TorchEstimatorMixin, BaseEstimator):
     """Base of the character-level taggers; subclasses define the module, the
     per-sentence targets, the loss and the decoding."""
@@ -121,15 +156,6 @@ class CharTaggerBase(TorchEstimatorMixin, BaseEstimator):
             self.max_length,
         )
 
-    def _ids(self, texts):
-        lengths = torch.tensor([len(t) for t in texts])
-        ids = torch.zeros(len(texts), max(1, int(lengths.max())), dtype=torch.long)
-        for i, text in enumerate(texts):
-            ids[i, : len(text)] = torch.tensor(
-                [self.char_vocab_.get(ch, UNK) for ch in text], dtype=torch.long
-            )
-        return ids, lengths
-
     def fit(self, X, y):
         """Train the tagger.
 
@@ -162,63 +188,38 @@ class CharTaggerBase(TorchEstimatorMixin, BaseEstimator):
         seed = check_seed(self.random_state)
         device = check_device(self.device)
         keep = [i for i, t in enumerate(texts) if t]  # empty sentences teach nothing
-        targets = [self._targets(len(texts[i]), entities[i]) for i in keep]
+        data = ItemDataset(
+            [texts[i] for i in keep],
+            [self._targets(len(texts[i]), entities[i]) for i in keep],
+        )
+        total = self.max_epochs * -(-len(data) // self.batch_size)
         with torch_seeded(seed, device):
-            module = self._build_module().to(device)
-            self.history_ = self._train(
-                module, [texts[i] for i in keep], targets, seed, device
+            net = make_net(
+                self._build_module(),
+                stage=type(self).__name__,
+                seed=seed,
+                device=device,
+                lr=self.lr,
+                max_epochs=self.max_epochs,
+                batch_size=self.batch_size,
+                criterion=self._criterion(),
+                weight_decay=self.weight_decay,
+                grad_clip=5.0,
+                # linear warm-up over 1% of the steps, then linear decay, as in Mulco
+                schedule=dict(total_steps=total, warmup_steps=max(1, total // 100)),
+                collate=SentenceCollate(self.char_vocab_, self._batch()),
+                callbacks=self.callbacks,
+                verbose=self.verbose,
             )
-        self.module_ = module.cpu().eval()
+            fit_net(net, data)
+        self.net_ = net
+        self.history_ = net.history
         return self
 
-    def _train(self, module, texts, targets, seed, device):
-        opt = torch.optim.AdamW(
-            module.parameters(), lr=self.lr, weight_decay=self.weight_decay
-        )
-        n_batches = -(-len(texts) // self.batch_size)
-        total = self.max_epochs * n_batches
-        warmup = max(1, int(0.01 * total))
-        # linear warmup over 1% of the steps, then linear decay, as in Mulco
-        schedule = torch.optim.lr_scheduler.LambdaLR(
-            opt,
-            lambda t: min(
-                (t + 1) / warmup, max(0.0, (total - t) / (total - warmup or 1))
-            ),
-        )
-        generator = torch.Generator().manual_seed(seed)
-        history = []
-        bar = None
-        if self.verbose:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=self.max_epochs, desc=type(self).__name__, leave=False)
-        module.train()
-        for _ in range(self.max_epochs):
-            order = torch.randperm(len(texts), generator=generator).tolist()
-            losses = []
-            for b in range(n_batches):
-                idx = order[b * self.batch_size : (b + 1) * self.batch_size]
-                ids, lengths = self._ids([texts[i] for i in idx])
-                loss = self._loss(
-                    module,
-                    ids.to(device),
-                    lengths.to(device),
-                    [targets[i] for i in idx],
-                    device,
-                )
-                opt.zero_grad()
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(module.parameters(), 5.0)
-                opt.step()
-                schedule.step()
-                losses.append(loss.item())
-            history.append({"epoch": len(history) + 1, "loss": float(np.mean(losses))})
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{history[-1]['loss']:.4f}")
-        if bar is not None:
-            bar.close()
-        return history
+    @property
+    def module_(self):
+        """The trained network (``net_.module_``)."""
+        return self.net_.module_
 
     @torch.no_grad()
     def predict(self, X):
@@ -235,23 +236,20 @@ class CharTaggerBase(TorchEstimatorMixin, BaseEstimator):
         """
         check_is_fitted(self)
         texts = check_texts(X, self.max_length)
-        device = check_device(self.device)
-        module = self.module_.to(device).eval()
+        module = self.net_.module_.eval()
+        device = self.net_.device
         out = [[] for _ in texts]
         order = sorted(
             (i for i, t in enumerate(texts) if t), key=lambda i: len(texts[i])
         )
         size = max(self.batch_size, 256)
-        try:
-            for b in range(0, len(order), size):
-                idx = order[b : b + size]
-                ids, lengths = self._ids([texts[i] for i in idx])
-                for i, ents in zip(
-                    idx, self._decode(module, ids.to(device), lengths.to(device))
-                ):
-                    out[i] = ents
-        finally:
-            self.module_.cpu()  # keep pickles device-free
+        for b in range(0, len(order), size):
+            idx = order[b : b + size]
+            ids, lengths = char_ids([texts[i] for i in idx], self.char_vocab_)
+            for i, ents in zip(
+                idx, self._decode(module, ids.to(device), lengths.to(device))
+            ):
+                out[i] = ents
         return out
 
     def score(self, X, y):

@@ -2,10 +2,12 @@
 span-enumeration classifier."""
 
 import torch
-import torch.nn.functional as F
+from torch import nn
 
 from sklearn_suite.ner._base import CharTaggerBase
-from sklearn_suite.ner._modules import BIESNet, SpanNet
+from sklearn_suite.ner._modules import BIESNet, SpanNet, enumerate_spans
+
+IGNORE = -100  # target of padded positions (torch's ignore_index)
 
 _COMMON_DOC = """
     Parameters
@@ -22,6 +24,8 @@ _COMMON_DOC = """
     batch_size : int, default=32
     lr : float, default=1e-2
     weight_decay : float, default=0.05
+    callbacks : list of skorch callbacks, default=None
+        Extra callbacks of the training net (they see every epoch).
     device : str, default="cpu"
     verbose : int, default=0
     random_state : int, RandomState instance or None, default=None
@@ -30,8 +34,10 @@ _COMMON_DOC = """
     ----------
     classes_ : ndarray of str
     char_vocab_ : dict of str to int
-    module_ : torch.nn.Module
-    history_ : list of dict
+    net_ : skorch.NeuralNet
+        The trained net; ``module_`` is its module.
+    history_ : skorch.History
+        Per-epoch training loss (``history_[:, "train_loss"]``).
 
     References
     ----------
@@ -65,6 +71,7 @@ class _SameEncoderTagger(CharTaggerBase):
         batch_size=32,
         lr=1e-2,
         weight_decay=0.05,
+        callbacks=None,
         device="cpu",
         verbose=0,
         random_state=None,
@@ -81,6 +88,7 @@ class _SameEncoderTagger(CharTaggerBase):
         self.batch_size = batch_size
         self.lr = lr
         self.weight_decay = weight_decay
+        self.callbacks = callbacks
         self.device = device
         self.verbose = verbose
         self.random_state = random_state
@@ -95,6 +103,40 @@ def flat_subset(entities):
         if all(e <= s2 or e2 <= s for s2, e2, _ in chosen):
             chosen.append((s, e, c))
     return sorted(chosen)
+
+
+class TokenCrossEntropy(nn.Module):
+    """Cross-entropy over every real (non-padded) position of ``(n, L, C)``
+    logits, padded positions marked ``IGNORE`` in the targets."""
+
+    def forward(self, logits, tags):
+        return nn.functional.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), tags.reshape(-1), ignore_index=IGNORE
+        )
+
+
+def pad_tags(lengths, targets):
+    """Per-sentence tag tensors -> ``(n, longest)``, padded with ``IGNORE``."""
+    tags = torch.full((len(targets), max(1, int(lengths.max()))), IGNORE)
+    for i, t in enumerate(targets):
+        tags[i, : len(t)] = t
+    return {}, tags
+
+
+class SpanBatch:
+    """The gold type of every candidate span of a batch, in the order the module
+    enumerates them."""
+
+    def __init__(self, max_width):
+        self.max_width = max_width
+
+    def __call__(self, lengths, targets):
+        spans = enumerate_spans(lengths, self.max_width)
+        gold = torch.tensor(
+            [targets[b].get((s, e), 0) for b, s, e in spans.tolist()],
+            dtype=torch.long,
+        )
+        return {}, gold
 
 
 class FlatBIESTagger(_SameEncoderTagger):
@@ -117,10 +159,11 @@ class FlatBIESTagger(_SameEncoderTagger):
                 tags[s], tags[s + 1 : e - 1], tags[e - 1] = base, base + 1, base + 2
         return tags
 
-    def _loss(self, module, ids, lengths, targets, device):
-        logits = module(ids, lengths)
-        mask = torch.arange(ids.shape[1], device=device)[None] < lengths[:, None]
-        return F.cross_entropy(logits[mask], torch.cat(targets).to(device))
+    def _batch(self):
+        return pad_tags
+
+    def _criterion(self):
+        return TokenCrossEntropy
 
     def _decode(self, module, ids, lengths):
         tags = module(ids, lengths).argmax(-1).tolist()
@@ -158,22 +201,17 @@ class SpanEnumerationTagger(_SameEncoderTagger):
         )
 
     def _spans(self, lengths):
-        rows = []
-        for b, length in enumerate(lengths.tolist()):
-            for s in range(length):
-                for e in range(s, min(length, s + self.max_entity_length)):
-                    rows.append((b, s, e))
-        return torch.tensor(rows, dtype=torch.long).reshape(-1, 3)
+        return enumerate_spans(lengths, self.max_entity_length)
 
     def _targets(self, text_len, entities):
         index = self._label_index()
         return {(s, e - 1): index[c] for s, e, c in entities}
 
-    def _loss(self, module, ids, lengths, targets, device):
-        spans = self._spans(lengths)
-        gold = torch.tensor([targets[b].get((s, e), 0) for b, s, e in spans.tolist()])
-        logits = module(ids, lengths, spans.to(device))
-        return F.cross_entropy(logits, gold.to(device))
+    def _batch(self):
+        return SpanBatch(self.max_entity_length)
+
+    def _criterion(self):
+        return nn.CrossEntropyLoss
 
     def _decode(self, module, ids, lengths):
         spans = self._spans(lengths)

@@ -147,6 +147,7 @@ class SpanNet(nn.Module):
     def __init__(self, encoder, n_categories, max_entity_length, latent):
         super().__init__()
         self.encoder = encoder
+        self.max_entity_length = max_entity_length
         self.width = nn.Embedding(max_entity_length + 1, 32)
         self.classify = nn.Sequential(
             nn.Linear(2 * encoder.out_dim + 32, latent),
@@ -154,9 +155,23 @@ class SpanNet(nn.Module):
             nn.Linear(latent, n_categories),
         )
 
-    def forward(self, ids, lengths, spans):
-        """``spans``: (n, 3) rows of (sentence, start, end inclusive)."""
+    def forward(self, ids, lengths, spans=None):
+        """``spans``: (n, 3) rows of (sentence, start, end inclusive); None
+        classifies every span up to ``max_entity_length`` (see
+        :func:`enumerate_spans`), in that order."""
+        if spans is None:
+            spans = enumerate_spans(lengths, self.max_entity_length).to(ids.device)
         feat = self.encoder(ids, lengths)
         b, s, e = spans.unbind(1)
         rep = torch.cat([feat[b, s], feat[b, e], self.width(e - s + 1)], dim=-1)
         return self.classify(rep)
+
+
+def enumerate_spans(lengths, max_width):
+    """Every (sentence, start, end inclusive) span up to ``max_width`` characters."""
+    rows = []
+    for b, length in enumerate(lengths.tolist()):
+        for s in range(length):
+            for e in range(s, min(length, s + max_width)):
+                rows.append((b, s, e))
+    return torch.tensor(rows, dtype=torch.long).reshape(-1, 3)

@@ -3,6 +3,7 @@
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from sklearn_suite.ner._base import CharTaggerBase
 from sklearn_suite.ner._modules import MulcoNet
@@ -11,9 +12,46 @@ from sklearn_suite.ner._scopes import SEQUENCES, decode_scopes, encode_scopes
 _SCOPES = ("B", "BE", "BEC")
 
 
-def _positions(name, lengths):
-    """Number of valid positions of a sequence for each sentence."""
-    return 2 * lengths - 1 if name[0] == "C" else lengths
+IGNORE = -100  # target of padded positions, and of lengths off entity anchors
+
+
+def mulco_batch(lengths, targets):
+    """Per-sentence (category, length) sequences -> padded tensors per sequence;
+    the length target is ``IGNORE`` wherever the category is O."""
+    longest = max(1, int(lengths.max()))
+    y = {}
+    for name in targets[0]:
+        width = 2 * longest - 1 if name[0] == "C" else longest
+        cats = torch.full((len(targets), width), IGNORE)
+        lens = torch.full((len(targets), width), IGNORE)
+        for i, t in enumerate(targets):
+            cat, length = t[name]
+            cats[i, : len(cat)] = cat
+            lens[i, : len(cat)] = torch.where(cat != 0, length, IGNORE)
+        y[name] = (cats, lens)
+    return {}, y
+
+
+class MulcoLoss(nn.Module):
+    """Sum over the six sequences of the category cross-entropy at every position
+    and the length cross-entropy at entity anchors only."""
+
+    def forward(self, outputs, targets):
+        loss = 0.0
+        for name, (cat_logits, len_logits) in outputs.items():
+            cats, lens = targets[name]
+            loss = loss + F.cross_entropy(
+                cat_logits.reshape(-1, cat_logits.shape[-1]),
+                cats.reshape(-1),
+                ignore_index=IGNORE,
+            )
+            if (lens != IGNORE).any():
+                loss = loss + F.cross_entropy(
+                    len_logits.reshape(-1, len_logits.shape[-1]),
+                    lens.reshape(-1),
+                    ignore_index=IGNORE,
+                )
+        return loss
 
 
 class MulcoTagger(CharTaggerBase):
@@ -51,6 +89,8 @@ class MulcoTagger(CharTaggerBase):
     lr : float, default=1e-2
         AdamW learning rate, with 1% linear warmup then linear decay.
     weight_decay : float, default=0.05
+    callbacks : list of skorch callbacks, default=None
+        Extra callbacks of the training net (they see every epoch).
     device : str, default="cpu"
     verbose : int, default=0
     random_state : int, RandomState instance or None, default=None
@@ -61,10 +101,10 @@ class MulcoTagger(CharTaggerBase):
         Entity types.
     char_vocab_ : dict of str to int
         Character ids (0 padding, 1 unknown).
-    module_ : MulcoNet
-        The trained network (kept on the CPU between calls).
-    history_ : list of dict
-        Mean training loss per epoch.
+    net_ : skorch.NeuralNet
+        The trained net; ``module_`` is its :class:`MulcoNet`.
+    history_ : skorch.History
+        Per-epoch training loss (``history_[:, "train_loss"]``).
 
     References
     ----------
@@ -98,6 +138,7 @@ class MulcoTagger(CharTaggerBase):
         batch_size=32,
         lr=1e-2,
         weight_decay=0.05,
+        callbacks=None,
         device="cpu",
         verbose=0,
         random_state=None,
@@ -115,6 +156,7 @@ class MulcoTagger(CharTaggerBase):
         self.batch_size = batch_size
         self.lr = lr
         self.weight_decay = weight_decay
+        self.callbacks = callbacks
         self.device = device
         self.verbose = verbose
         self.random_state = random_state
@@ -149,21 +191,11 @@ class MulcoTagger(CharTaggerBase):
             for name, (labels, lengths) in sequences.items()
         }
 
-    def _loss(self, module, ids, lengths, targets, device):
-        outputs = module(ids, lengths)
-        loss = 0.0
-        for name, (cat_logits, len_logits) in outputs.items():
-            valid = _positions(name, lengths)
-            cats = torch.cat([t[name][0] for t in targets]).to(device)
-            lens = torch.cat([t[name][1] for t in targets]).to(device)
-            mask = (
-                torch.arange(cat_logits.shape[1], device=device)[None] < valid[:, None]
-            )
-            loss = loss + F.cross_entropy(cat_logits[mask], cats)
-            anchors = cats != 0  # the length loss only at entity anchors
-            if anchors.any():
-                loss = loss + F.cross_entropy(len_logits[mask][anchors], lens[anchors])
-        return loss
+    def _batch(self):
+        return mulco_batch
+
+    def _criterion(self):
+        return MulcoLoss
 
     def _decode(self, module, ids, lengths):
         outputs = module(ids, lengths)

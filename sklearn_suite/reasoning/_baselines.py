@@ -1,24 +1,108 @@
 """Neural baselines for relational reasoning: an LSTM over the query's relation
 path and a relational graph network over the story graph. Both always answer
-(no abstention) and learn no explicit rules."""
-
-import numbers
+(no abstention) and learn no explicit rules; both train through the library's
+skorch engine."""
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils import check_random_state, check_scalar
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 from torch.nn import functional as F
 
-from sklearn_suite.base import TorchEstimatorMixin, check_seed, torch_seeded
+from sklearn_suite.base import (
+    ItemDataset,
+    TorchEstimatorMixin,
+    check_device,
+    check_seed,
+    fit_net,
+    make_net,
+    torch_seeded,
+)
 from sklearn_suite.reasoning._env import relation_paths
 from sklearn_suite.reasoning._r5 import check_stories
 
+_COMMON_PARAMS = """max_epochs : int, default=30
+    batch_size : int, default=64
+    lr : float, default=1e-2
+        Adam's learning rate.
+    callbacks : list of skorch callbacks, default=None
+        Extra callbacks of the training net (they see every epoch).
+    device : str, default="cpu"
+    verbose : int, default=0
+        1 shows a progress bar over epochs.
+    random_state : int, RandomState instance or None, default=None
+
+    Attributes
+    ----------
+    classes_ : ndarray of object
+        The relations seen in ``y``.
+    net_ : skorch.NeuralNet
+        The trained net.
+    history_ : skorch.History
+        Per-epoch training loss."""
+
+
+class PathLSTM(nn.Module):
+    """Relation embeddings, an LSTM over the path, a linear classifier."""
+
+    def __init__(self, n_relations, n_classes, embedding_dim=32, hidden_dim=64):
+        super().__init__()
+        self.embed = nn.Embedding(n_relations, embedding_dim)
+        self.lstm = nn.LSTM(embedding_dim, hidden_dim, batch_first=True)
+        self.out = nn.Linear(hidden_dim, n_classes)
+
+    def forward(self, path, lengths):
+        packed = nn.utils.rnn.pack_padded_sequence(
+            self.embed(path), lengths.cpu(), batch_first=True, enforce_sorted=False
+        )
+        _, (hidden, _) = self.lstm(packed)
+        return self.out(hidden[-1])
+
+
+def path_batch(items):
+    """``(path ids, target)`` pairs -> ``({"path", "lengths"}, targets)``."""
+    paths, targets = zip(*items)
+    return {
+        "path": nn.utils.rnn.pad_sequence(paths, batch_first=True),
+        "lengths": torch.as_tensor([len(p) for p in paths]),
+    }, torch.as_tensor(targets)
+
+
+class StoryRGCN(nn.Module):
+    """R-GCN over a batch of story graphs (torch_geometric); node roles (other,
+    head, tail) as start states; classifies from the head's and tail's states."""
+
+    def __init__(self, n_relations, n_classes, hidden_dim=64, n_layers=3):
+        from torch_geometric.nn import RGCNConv
+
+        super().__init__()
+        self.start = nn.Embedding(3, hidden_dim)
+        self.convs = nn.ModuleList(
+            RGCNConv(hidden_dim, hidden_dim, 2 * n_relations) for _ in range(n_layers)
+        )
+        self.out = nn.Linear(2 * hidden_dim, n_classes)
+
+    def forward(self, graphs):
+        h = self.start(graphs.role)
+        for conv in self.convs:
+            h = F.relu(conv(h, graphs.edge_index, graphs.edge_type))
+        heads = graphs.ptr[:-1]  # the head is node 0 and the tail node 1 of a story
+        return self.out(torch.cat([h[heads], h[heads + 1]], 1))
+
+
+def graph_batch(items):
+    """``(story graph, target)`` pairs -> ``(torch_geometric Batch, targets)``."""
+    from torch_geometric.data import Batch
+
+    graphs, targets = zip(*items)
+    return Batch.from_data_list(list(graphs)), torch.as_tensor(targets)
+
 
 class _NeuralReasoner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
-    """Vocabulary, minibatch training and prediction shared by the baselines."""
+    """Vocabulary, training and prediction shared by the baselines; a subclass
+    gives its module (``_module``), the input of one story (``_input``) and the
+    collate function of a batch (``_collate``)."""
 
     def fit(self, X, y):
         """Fit on stories and their query relations.
@@ -34,33 +118,35 @@ class _NeuralReasoner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         -------
         self : estimator
         """
-        check_scalar(self.n_epochs, "n_epochs", numbers.Integral, min_val=1)
         stories = check_stories(X)
         y = list(y)
         if len(y) != len(stories):
             raise ValueError(f"X has {len(stories)} stories but y has {len(y)} labels.")
-        self.classes_ = np.array(sorted(set(y)), dtype=object)
+        classes = np.array(sorted(set(y)), dtype=object)
         relations = sorted({r for e, _ in stories for _, r, _ in e})
-        self._ids = {r: i + 1 for i, r in enumerate(relations)}  # 0: unknown
-        targets = torch.as_tensor(
-            np.searchsorted(self.classes_.astype(str), np.array(y, dtype=str))
-        )
-        rng = check_random_state(self.random_state)
-        with torch_seeded(check_seed(rng)):
-            self.module_ = self._module(len(relations) + 1, len(self.classes_))
-            opt = torch.optim.Adam(self.module_.parameters(), lr=self.lr)
-            inputs = [self._input(s) for s in stories]
-            for _ in range(self.n_epochs):
-                self.module_.train()
-                order = rng.permutation(len(inputs))
-                for start in range(0, len(order), self.batch_size):
-                    idx = order[start : start + self.batch_size]
-                    logits = self._forward([inputs[i] for i in idx])
-                    loss = F.cross_entropy(logits, targets[idx])
-                    opt.zero_grad()
-                    loss.backward()
-                    opt.step()
-        self.module_.eval()
+        ids = {r: i + 1 for i, r in enumerate(relations)}  # 0: unknown
+        targets = np.searchsorted(classes.astype(str), np.array(y, dtype=str))
+        seed = check_seed(self.random_state)
+        device = check_device(self.device)
+        with torch_seeded(seed, device):
+            net = make_net(
+                self._module(len(relations) + 1, len(classes)),
+                stage=type(self).__name__,
+                seed=seed,
+                device=device,
+                lr=self.lr,
+                max_epochs=self.max_epochs,
+                batch_size=self.batch_size,
+                criterion=nn.CrossEntropyLoss,
+                optimizer=torch.optim.Adam,
+                collate=self._collate,
+                callbacks=self.callbacks,
+                verbose=self.verbose,
+            )
+            data = ItemDataset([self._input(s, ids) for s in stories], targets)
+            fit_net(net, data)
+        self.classes_, self.relation_ids_, self.net_ = classes, ids, net
+        self.history_ = net.history
         return self
 
     def predict(self, X):
@@ -74,14 +160,10 @@ class _NeuralReasoner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         -------
         y : ndarray of object
         """
-        check_is_fitted(self, "module_")
-        inputs = [self._input(s) for s in check_stories(X)]
-        out = []
-        with torch.no_grad():
-            for start in range(0, len(inputs), 256):
-                logits = self._forward(inputs[start : start + 256])
-                out.append(logits.argmax(1).numpy())
-        return self.classes_[np.concatenate(out)]
+        check_is_fitted(self, "net_")
+        inputs = [self._input(s, self.relation_ids_) for s in check_stories(X)]
+        logits = self.net_.forward(ItemDataset(inputs), training=False)
+        return self.classes_[logits.argmax(1).cpu().numpy()]
 
 
 class PathLSTMClassifier(_NeuralReasoner):
@@ -92,46 +174,33 @@ class PathLSTMClassifier(_NeuralReasoner):
     ----------
     embedding_dim : int, default=32
     hidden_dim : int, default=64
-    n_epochs : int, default=30
-    batch_size : int, default=64
-    lr : float, default=1e-2
-    random_state : int, RandomState instance or None, default=None
     """
 
+    __doc__ += _COMMON_PARAMS
+    _collate = staticmethod(path_batch)
+
     def __init__(
-        self, embedding_dim=32, hidden_dim=64, n_epochs=30, batch_size=64, lr=1e-2,
-        random_state=None,
+        self, *, embedding_dim=32, hidden_dim=64, max_epochs=30, batch_size=64,
+        lr=1e-2, callbacks=None, device="cpu", verbose=0, random_state=None,
     ):  # fmt: skip
         self.embedding_dim = embedding_dim
         self.hidden_dim = hidden_dim
-        self.n_epochs = n_epochs
+        self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
+        self.callbacks = callbacks
+        self.device = device
+        self.verbose = verbose
         self.random_state = random_state
 
     def _module(self, n_relations, n_classes):
-        return nn.ModuleDict(
-            {
-                "embed": nn.Embedding(n_relations, self.embedding_dim),
-                "lstm": nn.LSTM(self.embedding_dim, self.hidden_dim, batch_first=True),
-                "out": nn.Linear(self.hidden_dim, n_classes),
-            }
-        )
+        return PathLSTM(n_relations, n_classes, self.embedding_dim, self.hidden_dim)
 
-    def _input(self, story):
+    @staticmethod
+    def _input(story, ids):
         paths = relation_paths(*story)
         path = paths[0] if paths else ()
-        return torch.as_tensor([self._ids.get(r, 0) for r in path] or [0])
-
-    def _forward(self, batch):
-        m = self.module_
-        lengths = torch.as_tensor([len(p) for p in batch])
-        padded = nn.utils.rnn.pad_sequence(batch, batch_first=True)
-        packed = nn.utils.rnn.pack_padded_sequence(
-            m["embed"](padded), lengths, batch_first=True, enforce_sorted=False
-        )
-        _, (hidden, _) = m["lstm"](packed)
-        return m["out"](hidden[-1])
+        return torch.as_tensor([ids.get(r, 0) for r in path] or [0])
 
 
 class StoryGNNClassifier(_NeuralReasoner):
@@ -143,60 +212,44 @@ class StoryGNNClassifier(_NeuralReasoner):
     ----------
     hidden_dim : int, default=64
     n_layers : int, default=3
-    n_epochs : int, default=30
-    batch_size : int, default=64
-    lr : float, default=1e-2
-    random_state : int, RandomState instance or None, default=None
     """
 
+    __doc__ += _COMMON_PARAMS
+    _collate = staticmethod(graph_batch)
+
     def __init__(
-        self, hidden_dim=64, n_layers=3, n_epochs=30, batch_size=64, lr=1e-2,
-        random_state=None,
+        self, *, hidden_dim=64, n_layers=3, max_epochs=30, batch_size=64, lr=1e-2,
+        callbacks=None, device="cpu", verbose=0, random_state=None,
     ):  # fmt: skip
         self.hidden_dim = hidden_dim
         self.n_layers = n_layers
-        self.n_epochs = n_epochs
+        self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
+        self.callbacks = callbacks
+        self.device = device
+        self.verbose = verbose
         self.random_state = random_state
 
     def _module(self, n_relations, n_classes):
-        from torch_geometric.nn import RGCNConv
+        return StoryRGCN(n_relations, n_classes, self.hidden_dim, self.n_layers)
 
-        self._n_types = 2 * n_relations
-        return nn.ModuleDict(
-            {
-                "start": nn.Embedding(3, self.hidden_dim),  # other, head, tail
-                "convs": nn.ModuleList(
-                    RGCNConv(self.hidden_dim, self.hidden_dim, self._n_types)
-                    for _ in range(self.n_layers)
-                ),
-                "out": nn.Linear(2 * self.hidden_dim, n_classes),
-            }
-        )
+    @staticmethod
+    def _input(story, ids):
+        from torch_geometric.data import Data
 
-    def _input(self, story):
         edges, (head, tail) = story
         nodes = {e: i for i, e in enumerate(dict.fromkeys([head, tail] + [
             x for h, _, t in edges for x in (h, t)]))}  # fmt: skip
         src = [nodes[h] for h, _, _ in edges]
         dst = [nodes[t] for _, _, t in edges]
-        rel = [self._ids.get(r, 0) for _, r, _ in edges]
-        n_rel = len(self._ids) + 1
-        index = torch.as_tensor([src + dst, dst + src])
-        types = torch.as_tensor(rel + [r + n_rel for r in rel])
-        return len(nodes), index, types
-
-    def _forward(self, batch):
-        m = self.module_
-        offsets = np.cumsum([0] + [n for n, _, _ in batch])
-        index = torch.cat([idx + int(o) for (_, idx, _), o in zip(batch, offsets)], 1)
-        types = torch.cat([t for _, _, t in batch])
-        role = torch.zeros(int(offsets[-1]), dtype=torch.long)
-        role[torch.as_tensor(offsets[:-1])] = 1
-        role[torch.as_tensor(offsets[:-1]) + 1] = 2
-        h = m["start"](role)
-        for conv in m["convs"]:
-            h = F.relu(conv(h, index, types))
-        starts = torch.as_tensor(offsets[:-1])
-        return m["out"](torch.cat([h[starts], h[starts + 1]], 1))
+        rel = [ids.get(r, 0) for _, r, _ in edges]
+        n_rel = len(ids) + 1
+        role = torch.zeros(len(nodes), dtype=torch.long)
+        role[0], role[1] = 1, 2  # head, tail
+        return Data(
+            role=role,
+            edge_index=torch.as_tensor([src + dst, dst + src], dtype=torch.long),
+            edge_type=torch.as_tensor(rel + [r + n_rel for r in rel]),
+            num_nodes=len(nodes),
+        )

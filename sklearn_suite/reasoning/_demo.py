@@ -41,7 +41,9 @@ def run_demo(output_dir, *, preset="default", random_state=0, verbose=0):
         n_invented=9, n_playouts=config["n_playouts"], n_epochs=config["n_epochs"],
         random_state=random_state, verbose=verbose,
     ).fit(train.X, train.y)  # fmt: skip
-    lstm = PathLSTMClassifier(n_epochs=config["lstm_epochs"], random_state=random_state)
+    lstm = PathLSTMClassifier(
+        max_epochs=config["lstm_epochs"], random_state=random_state
+    )
     lstm.fit(train.X, train.y)
     rules = r5.rules_.sort_values("score", ascending=False)
     rules = rules[~rules["head"].str.startswith("inv")].head(8)

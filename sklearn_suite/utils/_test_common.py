@@ -325,7 +325,7 @@ def _glyphdraw():
         glyph_steps=3,
         batch_size=8,
         num_inference_steps=2,
-        ocr_model=GlyphRecognizer(n_scenes=100, epochs=1),
+        ocr_model=GlyphRecognizer(n_scenes=100, max_epochs=1),
         random_state=0,
     )
 

@@ -205,8 +205,9 @@ def test_dual_guidance_formula():
 def test_recogniser_reads_real_scenes():
     font = find_cjk_font()
     ocr = GlyphRecognizer(
-        "山水火木日月田天王心", 32, font, n_scenes=800, epochs=3
-    ).fit()
+        alphabet="山水火木日月田天王心", image_size=32, font_path=font, n_scenes=800,
+        max_epochs=8,
+    ).fit()  # fmt: skip
     test = make_glyph_scenes(120, text_fraction=1.0, random_state=11)
     read = ocr.read(np.stack(test["image"]), list(test["box"]), test["text"].str.len())
     accuracy = np.mean([r == t for r, t in zip(read, test["text"])])

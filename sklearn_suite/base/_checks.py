@@ -1,33 +1,16 @@
-"""Pieces shared by every estimator of the library.
-
-Seeding (``random_state`` to a torch seed without touching the caller's global RNG),
-device handling, image input validation, a tqdm progress callback for skorch nets and
-version-stamped persistence.
-"""
+"""Seeding (``random_state`` to a torch seed without touching the caller's global
+RNG), device handling and image input validation."""
 
 import contextlib
-import copy
 import math
 import numbers
-import warnings
 
 import numpy as np
 import torch
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, validate_data
-from skorch.callbacks import Callback
 
-from sklearn_suite._version import __version__
-
-__all__ = [
-    "EpochProgressBar",
-    "TorchEstimatorMixin",
-    "check_device",
-    "check_images",
-    "check_seed",
-    "fit_net",
-    "torch_seeded",
-]
+__all__ = ["check_device", "check_images", "check_seed", "torch_seeded"]
 
 
 def check_seed(random_state):
@@ -238,106 +221,3 @@ def _square_shape(n_features):
             "(n, H, W) or (n, C, H, W)."
         )
     return (1, side, side)
-
-
-class EpochProgressBar(Callback):
-    """A tqdm progress bar over the epochs of a skorch net, showing the train loss.
-
-    Parameters
-    ----------
-    desc : str, default="training"
-        Label in front of the bar.
-    """
-
-    def __init__(self, desc="training"):
-        self.desc = desc
-
-    def on_train_begin(self, net, X=None, y=None, **kwargs):
-        from tqdm.auto import tqdm
-
-        self.bar_ = tqdm(total=net.max_epochs, desc=self.desc, leave=False)
-
-    def on_epoch_end(self, net, **kwargs):
-        self.bar_.update(1)
-        loss = net.history[-1].get("train_loss")
-        if loss is not None:
-            self.bar_.set_postfix(loss=f"{loss:.4f}")
-
-    def on_train_end(self, net, X=None, y=None, **kwargs):
-        self.bar_.close()
-        del self.bar_
-
-
-def fit_net(net, X, y=None, **fit_params):
-    """Fit a skorch net like ``net.fit``, but let ``KeyboardInterrupt`` through.
-
-    skorch's ``partial_fit`` catches ``KeyboardInterrupt`` and returns a half-trained
-    net as if training had finished; a user pressing Ctrl-C wants training, and
-    whatever called it, to stop.
-
-    Parameters
-    ----------
-    net : skorch.NeuralNet
-        The net; (re-)initialised unless ``warm_start`` is set and it is initialised.
-    X, y, **fit_params
-        As for ``net.fit``.
-
-    Returns
-    -------
-    net : skorch.NeuralNet
-    """
-    if not net.warm_start or not net.initialized_:
-        net.initialize()
-    net.notify("on_train_begin", X=X, y=y)
-    try:
-        net.fit_loop(X, y, **fit_params)
-    finally:
-        net.notify("on_train_end", X=X, y=y)
-    return net
-
-
-class BestState:
-    """Keep a module's state from the epoch with the lowest validation loss.
-
-    ``update(loss)`` records the state when ``loss`` improves on the best by more
-    than ``min_delta`` and returns True once ``patience`` epochs in a row did not
-    (never with ``patience=None``); ``restore()`` loads the best state, if any.
-    """
-
-    def __init__(self, module, patience=None, min_delta=0.0):
-        self.module = module
-        self.patience = patience
-        self.min_delta = min_delta
-        self.best, self.state, self.bad = np.inf, None, 0
-
-    def update(self, loss):
-        if loss < self.best - self.min_delta:
-            self.best, self.bad = loss, 0
-            self.state = copy.deepcopy(self.module.state_dict())
-            return False
-        self.bad += 1
-        return self.patience is not None and self.bad >= self.patience
-
-    def restore(self):
-        if self.state is not None:
-            self.module.load_state_dict(self.state)
-
-
-class TorchEstimatorMixin:
-    """Stamp the library version into pickles and warn when it differs on load."""
-
-    def __getstate__(self):
-        state = super().__getstate__()
-        state["_sklearn_suite_version"] = __version__
-        return state
-
-    def __setstate__(self, state):
-        version = state.pop("_sklearn_suite_version", None)
-        if version != __version__:
-            warnings.warn(
-                f"Loading a {type(self).__name__} pickled with sklearn_suite "
-                f"{version} into version {__version__}; results may differ.",
-                UserWarning,
-                stacklevel=2,
-            )
-        super().__setstate__(state)

@@ -1,0 +1,39 @@
+"""Pieces shared by every estimator of the library.
+
+Seeding (``random_state`` to a torch seed without touching the caller's global RNG),
+device handling, image input validation, the skorch training engine every
+minibatch-trained core goes through, and version-stamped persistence.
+"""
+
+from sklearn_suite.base._checks import (
+    check_device,
+    check_images,
+    check_seed,
+    torch_seeded,
+)
+from sklearn_suite.base._engine import (
+    BestState,  # noqa: F401  (goes once every loop is a skorch net)
+    DivergenceGuard,
+    EpochProgressBar,
+    ItemDataset,
+    TrainingDivergedError,
+    fit_net,
+    make_net,
+    warmup_decay,
+)
+from sklearn_suite.base._persistence import TorchEstimatorMixin
+
+__all__ = [
+    "DivergenceGuard",
+    "EpochProgressBar",
+    "ItemDataset",
+    "TorchEstimatorMixin",
+    "TrainingDivergedError",
+    "check_device",
+    "check_images",
+    "check_seed",
+    "fit_net",
+    "make_net",
+    "torch_seeded",
+    "warmup_decay",
+]
