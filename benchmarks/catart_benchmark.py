@@ -130,9 +130,9 @@ def run_scale():
         "recommend_rows": int(len(recs)),
         "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
         "epochs_run": {
-            "mf": [len(h) for h in model.history_["mf"]],
+            "mf": [len(h) for h in model.history_["mf"].values()],
             "cat": len(model.history_["cat"]),
-            "art": [len(h) for h in model.history_["art"]],
+            "art": [len(h) for h in model.history_["art"].values()],
         },
     }
 

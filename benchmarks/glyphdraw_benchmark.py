@@ -178,7 +178,8 @@ def run_arms(args):
         fit_seconds = time.perf_counter() - t0
         result = evaluate(model, name, held_text, held_plain)
         result["fit_seconds"] = fit_seconds
-        result["final_loss"] = float(model.loss_history_["loss"].tail(100).mean())
+        history = model.history_["glyphdraw"]
+        result["final_loss"] = float(history["loss"].tail(100).mean())
         result["n_trainable"] = int(
             sum(
                 p.numel()

@@ -161,3 +161,18 @@ def test_fit_net_lets_keyboard_interrupt_through_and_ends_training():
     # plain skorch would have swallowed it
     net.fit(X, y)
     assert len(net.history) == 2
+
+
+def test_fit_net_still_stops_early():
+    from skorch import NeuralNetRegressor
+    from skorch.callbacks import EarlyStopping
+
+    X = np.random.RandomState(0).randn(32, 3).astype(np.float32)
+    y = X.sum(1, keepdims=True)
+    net = NeuralNetRegressor(
+        torch.nn.Linear, module__in_features=3, module__out_features=1, lr=0.0,
+        max_epochs=20, callbacks=[EarlyStopping(patience=2, sink=lambda m: None)],
+        verbose=0,
+    )  # fmt: skip
+    fit_net(net, X, y)  # lr 0: no progress, stops after 3 epochs, no exception
+    assert len(net.history) == 3

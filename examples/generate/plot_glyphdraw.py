@@ -52,8 +52,11 @@ plt.show()
 # %%
 # Loss of the two stages
 # ----------------------
-for name, model in (("base", base), ("GlyphDraw stage", glyphdraw)):
-    loss = model.loss_history_["loss"].rolling(25, min_periods=1).mean()
+for name, model, stage in (
+    ("base", base, "base"),
+    ("GlyphDraw stage", glyphdraw, "glyphdraw"),
+):
+    loss = model.history_[stage]["loss"].rolling(25, min_periods=1).mean()
     plt.plot(loss.to_numpy(), label=name)
 plt.xlabel("training step")
 plt.ylabel("denoising loss (moving mean of 25)")

@@ -12,10 +12,14 @@ from sklearn_suite.base._checks import (
     torch_seeded,
 )
 from sklearn_suite.base._engine import (
-    BestState,  # noqa: F401  (goes once every loop is a skorch net)
+    ArrayCollate,
+    ArrayDataset,
     DivergenceGuard,
+    EpochMetric,
     EpochProgressBar,
+    HandLoop,
     ItemDataset,
+    LossOutput,
     TrainingDivergedError,
     fit_net,
     make_net,
@@ -24,9 +28,14 @@ from sklearn_suite.base._engine import (
 from sklearn_suite.base._persistence import TorchEstimatorMixin
 
 __all__ = [
+    "ArrayCollate",
+    "ArrayDataset",
     "DivergenceGuard",
+    "EpochMetric",
     "EpochProgressBar",
+    "HandLoop",
     "ItemDataset",
+    "LossOutput",
     "TorchEstimatorMixin",
     "TrainingDivergedError",
     "check_device",

@@ -7,7 +7,6 @@ progress bar, and the user's own callbacks); :func:`fit_net` trains it and lets
 ``KeyboardInterrupt`` through.
 """
 
-import copy
 import math
 
 import numpy as np
@@ -23,8 +22,11 @@ from skorch.dataset import ValidSplit
 from skorch.helper import predefined_split
 
 __all__ = [
+    "ArrayCollate",
+    "ArrayDataset",
     "DivergenceGuard",
     "ItemDataset",
+    "LossOutput",
     "EpochProgressBar",
     "TrainingDivergedError",
     "fit_net",
@@ -59,6 +61,63 @@ class ItemDataset(torch.utils.data.Dataset):
         return self.items[i], 0 if self.targets is None else self.targets[i]
 
 
+class ArrayDataset(torch.utils.data.Dataset):
+    """Rows of numpy arrays, fetched a whole batch at a time.
+
+    ``X`` is a dict of arrays of equal length (``y`` optional, one row each). A
+    ``DataLoader`` over it calls ``__getitems__`` with a batch's row indices and
+    gets ``(dict of array slices, y slice or None)`` in one vectorised step (no
+    per-row Python), which its ``collate_fn`` then turns into tensors; use
+    :class:`ArrayCollate` or a subclass.
+
+    Parameters
+    ----------
+    X : dict of str to ndarray
+    y : ndarray or None, default=None
+    """
+
+    def __init__(self, X, y=None):
+        lengths = {len(v) for v in X.values()} | ({len(y)} if y is not None else set())
+        if len(lengths) != 1:
+            raise ValueError(f"arrays of different lengths: {sorted(lengths)}.")
+        self.X = X
+        self.y = y
+
+    def __len__(self):
+        return len(next(iter(self.X.values())))
+
+    def __getitems__(self, index):
+        index = np.asarray(index)
+        return {k: v[index] for k, v in self.X.items()}, (
+            None if self.y is None else self.y[index]
+        )
+
+    def __getitem__(self, i):
+        return self.__getitems__([i])
+
+
+class ArrayCollate:
+    """Collate function of :class:`ArrayDataset` batches: arrays to tensors (a
+    zero target when there is none). Subclasses add to the batch in ``extend``."""
+
+    def __call__(self, batch):
+        X, y = batch
+        X = self.extend(dict(X))
+        X = {k: torch.as_tensor(v) for k, v in X.items()}
+        n = len(next(iter(X.values())))
+        return X, torch.zeros(n) if y is None else torch.as_tensor(y)
+
+    def extend(self, X):
+        return X
+
+
+class LossOutput(torch.nn.Module):
+    """A criterion for modules that compute their own loss: returns it."""
+
+    def forward(self, loss, target=None):
+        return loss
+
+
 class TrainingDivergedError(FloatingPointError):
     """The training loss of a stage became NaN or infinite."""
 
@@ -91,6 +150,18 @@ class DivergenceGuard(Callback):
             )
 
 
+class EpochMetric(Callback):
+    """Record ``score()`` under ``name`` in the history at the end of every epoch
+    (a validation metric computed by the estimator, e.g. HR@10)."""
+
+    def __init__(self, name, score):
+        self.name = name
+        self.score = score
+
+    def on_epoch_end(self, net, **kwargs):
+        net.history.record(self.name, float(self.score()))
+
+
 class EpochProgressBar(Callback):
     """A tqdm progress bar over the epochs of a skorch net, showing the train loss.
 
@@ -119,6 +190,59 @@ class EpochProgressBar(Callback):
         if bar is not None:
             bar.close()
             del self.bar_
+
+
+class HandLoop:
+    """What the library's hand-written training loops share (RecGURU's adversarial
+    game, GlyphDraw's diffusion training, R5's self-play: loops that are not
+    minibatch learning on a dataset, so not skorch nets): a progress bar over
+    their steps and the divergence check the skorch nets have.
+
+    Iterate over it for the step numbers; pass each step's loss to
+    :meth:`check`, which returns it as a float.
+
+    Parameters
+    ----------
+    n_steps : int
+    stage : str
+        Name of the loop, for the bar and for errors.
+    verbose : int, default=0
+        1 shows the bar.
+    hint : str, default="lr"
+        The parameter to lower when the loss diverges.
+    """
+
+    def __init__(self, n_steps, stage, verbose=0, hint="lr"):
+        self.n_steps = n_steps
+        self.stage = stage
+        self.verbose = verbose
+        self.hint = hint
+        self.step = 0
+
+    def __iter__(self):
+        from tqdm.auto import tqdm
+
+        with tqdm(total=self.n_steps, desc=self.stage, leave=False,
+                  disable=not self.verbose) as bar:  # fmt: skip
+            self._bar = bar
+            for step in range(self.n_steps):
+                self.step = step
+                yield step
+                bar.update(1)
+        self._bar = None
+
+    def check(self, loss):
+        """Raise :class:`TrainingDivergedError` when ``loss`` is not finite."""
+        value = loss.item() if torch.is_tensor(loss) else float(loss)
+        if not math.isfinite(value):
+            raise TrainingDivergedError(
+                f"{self.stage} diverged at step {self.step + 1}: the loss became "
+                f"{value}. Lower {self.hint} or check the input for NaN or "
+                "infinite values."
+            )
+        if getattr(self, "_bar", None) is not None:
+            self._bar.set_postfix(loss=f"{value:.4f}", refresh=False)
+        return value
 
 
 def warmup_decay(optimizer, *, total_steps, warmup_steps=0, final_factor=0.0,
@@ -322,7 +446,8 @@ def fit_net(net, X, y=None, **fit_params):
 
     skorch's ``partial_fit`` catches ``KeyboardInterrupt`` and returns a half-trained
     net as if training had finished; a user pressing Ctrl-C wants training, and
-    whatever called it, to stop.
+    whatever called it, to stop. Early stopping (which skorch signals with the
+    same exception) still ends training normally.
 
     Parameters
     ----------
@@ -340,33 +465,18 @@ def fit_net(net, X, y=None, **fit_params):
     net.notify("on_train_begin", X=X, y=y)
     try:
         net.fit_loop(X, y, **fit_params)
+    except KeyboardInterrupt:
+        if not _stopped_early(net):
+            raise
     finally:
         net.notify("on_train_end", X=X, y=y)
     return net
 
 
-class BestState:
-    """Keep a module's state from the epoch with the lowest validation loss.
-
-    ``update(loss)`` records the state when ``loss`` improves on the best by more
-    than ``min_delta`` and returns True once ``patience`` epochs in a row did not
-    (never with ``patience=None``); ``restore()`` loads the best state, if any.
-    """
-
-    def __init__(self, module, patience=None, min_delta=0.0):
-        self.module = module
-        self.patience = patience
-        self.min_delta = min_delta
-        self.best, self.state, self.bad = np.inf, None, 0
-
-    def update(self, loss):
-        if loss < self.best - self.min_delta:
-            self.best, self.bad = loss, 0
-            self.state = copy.deepcopy(self.module.state_dict())
-            return False
-        self.bad += 1
-        return self.patience is not None and self.bad >= self.patience
-
-    def restore(self):
-        if self.state is not None:
-            self.module.load_state_dict(self.state)
+def _stopped_early(net):
+    """skorch's EarlyStopping ends training by raising KeyboardInterrupt: tell
+    that apart from the user's Ctrl-C by its count of epochs without progress."""
+    return any(
+        isinstance(cb, EarlyStopping) and getattr(cb, "misses_", 0) >= cb.patience
+        for _, cb in net.callbacks_
+    )

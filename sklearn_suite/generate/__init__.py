@@ -5,8 +5,9 @@ from sklearn_suite.generate._diffusion import (
     condition_dropout,
     dual_guidance,
 )
-from sklearn_suite.generate._glyphdraw import BaseDiffusion, GlyphDrawGenerator
+from sklearn_suite.generate._glyphdraw import GlyphDrawGenerator
 from sklearn_suite.generate._modules import (
+    BaseDiffusion,
     CaptionEncoder,
     CaptionTokenizer,
     FusionTransformer,

@@ -207,3 +207,12 @@ class CellClassifier(nn.Module):
 
     def forward(self, x):
         return self.net(x)
+
+
+class BaseDiffusion(nn.Module):
+    """The text-to-image base model: caption encoder + UNet, trained together."""
+
+    def __init__(self, caption_encoder, unet):
+        super().__init__()
+        self.caption_encoder = caption_encoder
+        self.unet = unet

@@ -6,23 +6,29 @@ import numbers
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin
 from sklearn.utils import check_random_state, check_scalar
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
-from tqdm.auto import trange
 
 from sklearn_suite.base import (
-    BestState,
+    ItemDataset,
     TorchEstimatorMixin,
     check_device,
     check_seed,
     torch_seeded,
 )
-from sklearn_suite.nas._gennape import GraphInputMixin, check_graphs, check_targets
 from sklearn_suite.nas._graph import graph_flops
 from sklearn_suite.nas._modules import AdaptedRegressor, KAdapter
+from sklearn_suite.nas._training import (
+    GraphCollate,
+    GraphInputMixin,
+    check_graphs,
+    check_targets,
+    graph_batches,
+    split_rows,
+    train_stage,
+)
 
 TARGET_TRANSFORMS = ("none", "stand", "stand_flops")
 # AIO-P's ft_adapter 0..3
@@ -32,6 +38,19 @@ FINETUNE_MODES = ("heads", "heads+base", "heads+base+adapters", "heads+adapters"
 def flops_factor(flops, unit=1e9):
     """AIO-P's FLOPs divisor ``log10(flops / unit + 1) + 1`` (``unit=1e9``: GFLOPs)."""
     return np.log10(np.asarray(flops, dtype=np.float64) / unit + 1) + 1
+
+
+class AdapterView(nn.Module):
+    """The predictor as one training stage sees it: through one adapter (or the
+    base alone), with only ``trainable`` parameters receiving gradients."""
+
+    def __init__(self, model, adapter=None):
+        super().__init__()
+        self.model = model
+        self.adapter = adapter
+
+    def forward(self, data):
+        return self.model(data, self.adapter)
 
 
 class TargetScaler:
@@ -123,6 +142,8 @@ class AIOPRegressor(
         GraphConv layers of the base and of each adapter.
     input_shape : tuple of int, default=(1, 8, 8)
         ``(C, H, W)`` used to trace modules given in ``X``.
+    callbacks : list of skorch callbacks, default=None
+        Extra callbacks of every training stage's net (they see every epoch).
     device : str, default="cpu"
         Torch device for training and inference.
     n_jobs : int, default=None
@@ -143,8 +164,9 @@ class AIOPRegressor(
         :meth:`fit`, the last infused task, or ``"fine-tuned"``.
     target_mean_, target_scale_ : float
         Statistics of the scaled targets of ``task_`` (from its own samples).
-    history_ : dict
-        ``"train_loss"`` and ``"val_loss"`` per epoch of the last training stage.
+    history_ : dict of str to skorch.History
+        Per stage: ``"pretrain"``, ``"infuse:<task>"`` for every adapter, and
+        ``"fine_tune"`` on copies made by :meth:`fine_tune`.
 
     Examples
     --------
@@ -183,6 +205,7 @@ class AIOPRegressor(
         width=32,
         n_layers=6,
         input_shape=(1, 8, 8),
+        callbacks=None,
         device="cpu",
         n_jobs=None,
         random_state=None,
@@ -202,6 +225,7 @@ class AIOPRegressor(
         self.width = width
         self.n_layers = n_layers
         self.input_shape = input_shape
+        self.callbacks = callbacks
         self.device = device
         self.n_jobs = n_jobs
         self.random_state = random_state
@@ -273,47 +297,40 @@ class AIOPRegressor(
 
     # ---------------------------------------------------------------- training
     def _train(self, graphs, target, params, epochs, lr, batch_size, val_fraction,
-               rng, desc, adapter=None):  # fmt: skip
+               seed, stage, adapter=None):  # fmt: skip
         """Adam on ``params`` only (everything else stays as it is); keep the epoch
         with the lowest validation loss when there is a validation split."""
-        model = self.module_.to(self._device)
-        n_val = min(int(round(val_fraction * len(graphs))), len(graphs) - 1)
-        order = rng.permutation(len(graphs))
-        val, train = order[:n_val], order[n_val:]
-        target = target.to(self._device)
+        device = check_device(self.device)
+        model = self.module_
+        val, train = split_rows(len(graphs), val_fraction, np.random.RandomState(seed))
+        target = np.asarray(target, dtype=np.float32)
+
+        def rows(idx):
+            return ItemDataset([graphs[i] for i in idx], target[idx])
+
         # everything outside ``params`` is frozen (no gradients at all)
         trainable = {id(p) for p in params}
         for p in model.parameters():
             p.requires_grad_(id(p) in trainable)
-        opt = torch.optim.Adam(params, lr=lr)
-        self.history_ = {"train_loss": [], "val_loss": []}
-
-        def run(rows, size, train_mode):
-            model.train(train_mode)
-            total = 0.0
-            for idx, batch in self._batches(graphs, size, rows):
-                with torch.set_grad_enabled(train_mode):
-                    loss = F.mse_loss(model(batch, adapter), target[idx])
-                if train_mode:
-                    opt.zero_grad()
-                    loss.backward()
-                    nn.utils.clip_grad_norm_(params, 5.0)
-                    opt.step()
-                total += loss.item() * len(idx)
-            return total / len(rows)
-
-        keeper = BestState(model)
-        for _ in trange(epochs, desc=desc, disable=not self.verbose):
-            self.history_["train_loss"].append(
-                run(rng.permutation(train), batch_size, True)
+        try:
+            net = train_stage(
+                AdapterView(model, adapter),
+                rows(train),
+                stage=stage,
+                seed=seed,
+                device=device,
+                lr=lr,
+                max_epochs=epochs,
+                batch_size=batch_size,
+                valid=rows(val) if len(val) else None,
+                collate=GraphCollate(),
+                callbacks=self.callbacks,
+                verbose=self.verbose,
             )
-            if len(val):
-                val_loss = run(val, 256, False)
-                self.history_["val_loss"].append(val_loss)
-                keeper.update(val_loss)
-        keeper.restore()
-        for p in model.parameters():
-            p.requires_grad_(True)
+        finally:
+            for p in model.parameters():
+                p.requires_grad_(True)
+        self.history_[stage] = net.history
         model.eval().cpu()
 
     def fit(self, X, y, flops=None):
@@ -333,15 +350,15 @@ class AIOPRegressor(
         -------
         self : AIOPRegressor
         """
-        self._device = self._validate_params()
+        device = self._validate_params()
         graphs, y, flops = self._labelled(X, y, flops)
         if len(graphs) < 2:
             raise ValueError("fit needs at least 2 labelled networks.")
-        rng = check_random_state(self.random_state)
-        self._seed = check_seed(rng)
+        self._seed = check_seed(check_random_state(self.random_state))
         self.tasks_ = []
+        self.history_ = {}
         target = self._set_task("pretrain", y, flops)
-        with torch_seeded(self._seed, self._device):
+        with torch_seeded(self._seed, device):
             self.module_ = AdaptedRegressor(self.width, self.n_layers)
             params = [
                 *self.module_.encoder.parameters(),
@@ -349,7 +366,7 @@ class AIOPRegressor(
             ]
             self._train(
                 graphs, target, params, self.epochs, self.lr, self.batch_size,
-                self.validation_fraction, rng, "pretrain",
+                self.validation_fraction, self._seed, "pretrain",
             )  # fmt: skip
         return self
 
@@ -375,22 +392,22 @@ class AIOPRegressor(
         self : AIOPRegressor
         """
         check_is_fitted(self, "module_")
-        self._device = self._validate_params()
+        device = self._validate_params()
         if not isinstance(task, str) or not task:
             raise ValueError(f"task must be a non-empty str; got {task!r}.")
         if task in self.tasks_:
             raise ValueError(f"task {task!r} already has an adapter: {self.tasks_}.")
         graphs, y, flops = self._labelled(X, y, flops)
-        rng = check_random_state(self._seed + len(self.tasks_) + 1)
+        seed = self._seed + len(self.tasks_) + 1
         target = self._set_task(task, y, flops)
-        with torch_seeded(self._seed + len(self.tasks_) + 1, self._device):
+        with torch_seeded(seed, device):
             adapter = KAdapter(self.width, self.n_layers)
             self.module_.adapters.append(adapter)
             self.tasks_.append(task)
             self._train(
                 graphs, target, list(adapter.parameters()), self.adapter_epochs,
-                self.lr, self.batch_size, self.validation_fraction, rng,
-                f"infuse {task}", adapter=len(self.tasks_) - 1,
+                self.lr, self.batch_size, self.validation_fraction, seed,
+                f"infuse:{task}", adapter=len(self.tasks_) - 1,
             )  # fmt: skip
         return self
 
@@ -430,20 +447,20 @@ class AIOPRegressor(
             A new fitted estimator whose ``task_`` is ``"fine-tuned"``.
         """
         check_is_fitted(self, "module_")
-        self._device = self._validate_params()
+        device = self._validate_params()
         mode = self.finetune_mode if mode is None else mode
         if mode not in FINETUNE_MODES:
             raise ValueError(f"mode must be one of {FINETUNE_MODES}; got {mode!r}.")
         graphs, y, flops = self._labelled(X, y, flops)
         tuned = copy.deepcopy(self)
+        tuned.history_ = dict(self.history_)
         target = tuned._set_task("fine-tuned", y, flops)
         if self.finetune_epochs:
-            rng = check_random_state(self._seed)
-            with torch_seeded(self._seed, self._device):
+            with torch_seeded(self._seed, device):
                 tuned._train(
                     graphs, target, tuned._finetune_params(mode),
                     self.finetune_epochs, self.finetune_lr,
-                    self.finetune_batch_size, 0.0, rng, "fine-tune",
+                    self.finetune_batch_size, 0.0, self._seed, "fine_tune",
                 )  # fmt: skip
         return tuned
 
@@ -463,11 +480,11 @@ class AIOPRegressor(
         """
         graphs = self._check_fitted_graphs(X)
         flops = self._flops(graphs, flops)
-        model = self.module_.to(self._device).eval()
+        device = check_device(self.device)
+        model = self.module_.to(device).eval()
         with torch.no_grad():
-            z = torch.cat(
-                [model(batch).cpu() for _, batch in self._batches(graphs, 256)]
-            )
+            z = [model(batch).cpu() for batch in graph_batches(graphs, device)]
+            z = torch.cat(z)
         model.cpu()
         return self.scaler_.inverse_transform(z.numpy().astype(np.float64), flops)
 
@@ -483,10 +500,11 @@ class AIOPRegressor(
         Z : ndarray of shape (n_networks, width)
         """
         graphs = self._check_fitted_graphs(X)
-        encoder = self.module_.encoder.to(self._device).eval()
+        device = check_device(self.device)
+        encoder = self.module_.encoder.to(device).eval()
         with torch.no_grad():
             Z = torch.cat(
-                [encoder(batch).cpu() for _, batch in self._batches(graphs, 256)]
+                [encoder(batch).cpu() for batch in graph_batches(graphs, device)]
             )
         self.module_.cpu()
         return Z.numpy()

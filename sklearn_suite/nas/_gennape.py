@@ -6,129 +6,30 @@ import numbers
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin
 from sklearn.utils import check_random_state, check_scalar
-from sklearn.utils.validation import check_is_fitted
-from torch import nn
-from tqdm.auto import trange
+from skorch.dataset import Dataset
 
 from sklearn_suite.base import (
-    BestState,
+    ItemDataset,
     TorchEstimatorMixin,
     check_device,
     check_seed,
     torch_seeded,
 )
 from sklearn_suite.nas._fcm import fcm_memberships, fuzzy_cmeans
-from sklearn_suite.nas._graph import to_graphs
 from sklearn_suite.nas._modules import GraphRegressor
-
-_GRAPH_FIELDS = ("x_op", "x_res", "x_kernel", "x_bias", "x_weighted", "edge_index")
-
-
-def check_graphs(X, input_shape, name="X", n_jobs=None):
-    """Turn a list of modules and/or computation graphs into a list of graphs."""
-    from torch_geometric.data import Data
-
-    if isinstance(X, (str, nn.Module, Data)) or not hasattr(X, "__len__"):
-        raise TypeError(
-            f"{name} must be a list of torch.nn.Module or computation graphs "
-            f"(torch_geometric Data from sklearn_suite.nas.to_graph); got "
-            f"{type(X).__name__}."
-        )
-    if len(X) == 0:
-        raise ValueError(f"{name} is empty; at least one network is required.")
-    X = list(X)
-    modules = [i for i, item in enumerate(X) if isinstance(item, nn.Module)]
-    converted = to_graphs([X[i] for i in modules], input_shape, n_jobs)
-    for i, graph in zip(modules, converted):
-        X[i] = graph
-    graphs = []
-    for i, item in enumerate(X):
-        if not isinstance(item, Data):
-            raise TypeError(
-                f"{name}[{i}] must be a torch.nn.Module or a computation graph; got "
-                f"{type(item).__name__}."
-            )
-        missing = [f for f in _GRAPH_FIELDS if not hasattr(item, f)]
-        if missing:
-            raise ValueError(
-                f"{name}[{i}] is a graph without {missing}; build graphs with "
-                "sklearn_suite.nas.to_graph."
-            )
-        graphs.append(item)
-    return graphs
-
-
-def check_targets(y, n):
-    y = np.asarray(y, dtype=np.float64)
-    if y.ndim != 1:
-        raise ValueError(f"y must be 1-D (one value per network); got shape {y.shape}.")
-    if len(y) != n:
-        raise ValueError(
-            f"X and y have different lengths: {n} networks, {len(y)} targets."
-        )
-    if not np.all(np.isfinite(y)):
-        raise ValueError("y contains NaN or infinity.")
-    return y
-
-
-def augment_view(batch, mask_rate, edge_drop, jitter=0.05):
-    """A label-free random view of a batch of graphs for contrastive learning.
-
-    Masks ``mask_rate`` of the op labels to out-of-vocabulary, jitters resolution
-    features multiplicatively, and drops ``edge_drop`` of the edges that enter a
-    node with several inputs, always keeping one input edge per node, so every
-    node stays connected to the input.
-    """
-    view = batch.clone()
-    view.x_op = torch.where(
-        torch.rand(view.x_op.shape, device=view.x_op.device) < mask_rate,
-        torch.zeros_like(view.x_op),
-        view.x_op,
-    )
-    view.x_res = view.x_res * (1 + jitter * torch.randn_like(view.x_res))
-    src, dst = view.edge_index
-    if len(dst):
-        keys = torch.rand(len(dst), device=dst.device)
-        perm = torch.argsort(keys, descending=True)
-        perm = perm[torch.argsort(dst[perm], stable=True)]
-        first = torch.ones(len(dst), dtype=torch.bool, device=dst.device)
-        first[1:] = dst[perm][1:] != dst[perm][:-1]
-        protected = torch.zeros_like(first)
-        protected[perm[first]] = True
-        keep = protected | (torch.rand(len(dst), device=dst.device) >= edge_drop)
-        view.edge_index = view.edge_index[:, keep]
-    return view
-
-
-def nt_xent(z1, z2, temperature):
-    """NT-Xent (SimCLR): each view's positive is the other view of the same graph,
-    every other graph in the batch (both views) is a negative."""
-    z = F.normalize(torch.cat([z1, z2]), dim=1)
-    sim = z @ z.t() / temperature
-    sim.fill_diagonal_(float("-inf"))
-    n = len(z1)
-    target = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(z.device)
-    return F.cross_entropy(sim, target)
-
-
-class GraphInputMixin:
-    """Batching and input checks shared by the computation-graph predictors."""
-
-    def _batches(self, graphs, batch_size, order=None):
-        from torch_geometric.data import Batch
-
-        order = np.arange(len(graphs)) if order is None else order
-        for start in range(0, len(order), batch_size):
-            idx = order[start : start + batch_size]
-            yield idx, Batch.from_data_list([graphs[i] for i in idx]).to(self._device)
-
-    def _check_fitted_graphs(self, X):
-        check_is_fitted(self, "module_")
-        self._device = check_device(self.device)
-        return check_graphs(X, self.input_shape, n_jobs=self.n_jobs)
+from sklearn_suite.nas._training import (
+    ContrastiveViews,
+    GraphCollate,
+    GraphInputMixin,
+    NTXentLoss,
+    check_graphs,
+    check_targets,
+    graph_batches,
+    split_rows,
+    train_stage,
+)
 
 
 class GENNAPERegressor(
@@ -192,6 +93,8 @@ class GENNAPERegressor(
     input_shape : tuple of int, default=(1, 8, 8)
         ``(C, H, W)`` used to trace modules given in ``X`` (the default is that of
         :func:`sklearn_suite.datasets.load_digits_nas`).
+    callbacks : list of skorch callbacks, default=None
+        Extra callbacks of every training stage's net (they see every epoch).
     device : str, default="cpu"
         Torch device for training and inference.
     n_jobs : int, default=None
@@ -213,8 +116,10 @@ class GENNAPERegressor(
         Standard deviation of the training targets.
     encoder_frozen_ : bool
         True when the encoder was trained contrastively and frozen for the heads.
-    history_ : dict
-        ``"cl_loss"``, ``"train_loss"`` and ``"val_loss"`` per epoch.
+    history_ : dict of str to skorch.History
+        Per stage: ``"contrastive"`` (when ``cl_epochs > 0``), ``"regression"``
+        (``train_loss``, and ``valid_loss`` with a validation split), and
+        ``"fine_tune"`` on copies made by :meth:`fine_tune`.
 
     Examples
     --------
@@ -257,6 +162,7 @@ class GENNAPERegressor(
         width=32,
         n_layers=6,
         input_shape=(1, 8, 8),
+        callbacks=None,
         device="cpu",
         n_jobs=None,
         random_state=None,
@@ -280,6 +186,7 @@ class GENNAPERegressor(
         self.width = width
         self.n_layers = n_layers
         self.input_shape = input_shape
+        self.callbacks = callbacks
         self.device = device
         self.n_jobs = n_jobs
         self.random_state = random_state
@@ -321,10 +228,10 @@ class GENNAPERegressor(
         return check_device(self.device)
 
     # -------------------------------------------------------------- embedding
-    def _embed(self, graphs):
-        encoder = self.module_.encoder.to(self._device).eval()
+    def _embed(self, graphs, device):
+        encoder = self.module_.encoder.to(device).eval()
         with torch.no_grad():
-            out = [encoder(batch).cpu() for _, batch in self._batches(graphs, 256)]
+            out = [encoder(batch).cpu() for batch in graph_batches(graphs, device)]
         return torch.cat(out)
 
     def _memberships(self, Z):
@@ -356,7 +263,7 @@ class GENNAPERegressor(
         -------
         self : GENNAPERegressor
         """
-        self._device = self._validate_params()
+        device = self._validate_params()
         graphs = check_graphs(X, self.input_shape, n_jobs=self.n_jobs)
         y = check_targets(y, len(graphs))
         if len(graphs) < 2:
@@ -373,120 +280,87 @@ class GENNAPERegressor(
             )
         self.y_mean_ = float(y.mean())
         self.y_scale_ = float(y.std()) or 1.0
-        target = torch.tensor((y - self.y_mean_) / self.y_scale_, dtype=torch.float32)
+        target = ((y - self.y_mean_) / self.y_scale_).astype(np.float32)
         rng = check_random_state(self.random_state)
         seed = check_seed(rng)
-        self.history_ = {"cl_loss": [], "train_loss": [], "val_loss": []}
-        with torch_seeded(seed, self._device):
+        self.history_ = {}
+        with torch_seeded(seed, device):
             self.module_ = GraphRegressor(self.n_clusters, self.width, self.n_layers)
             self.encoder_frozen_ = self.cl_epochs > 0
             self.cluster_centers_ = None
             if self.encoder_frozen_:
-                self._pretrain(graphs + extra, rng)
+                self._pretrain(graphs + extra, seed, device)
                 if self.n_clusters > 1:
-                    Z = self._embed(graphs + extra).numpy()
+                    Z = self._embed(graphs + extra, device).numpy()
                     self.cluster_centers_, _ = fuzzy_cmeans(
                         Z, self.n_clusters, self.fuzzifier, random_state=rng
                     )
-            n_val = min(
-                int(round(self.validation_fraction * len(graphs))), len(graphs) - 1
-            )
-            order = rng.permutation(len(graphs))
-            val, train = order[:n_val], order[n_val:]
+            val, train = split_rows(len(graphs), self.validation_fraction, rng)
             self._train_regression(
-                graphs,
-                target,
-                train,
-                val,
-                self.epochs,
-                self.lr,
-                self.batch_size,
-                rng,
-                "regression",
-                train_encoder=not self.encoder_frozen_,
-            )
+                graphs, target, train, val, self.epochs, self.lr, self.batch_size,
+                seed, device, "regression", train_encoder=not self.encoder_frozen_,
+            )  # fmt: skip
         self.module_.cpu()
         return self
 
-    def _pretrain(self, graphs, rng):
-        model = self.module_.to(self._device).train()
-        params = [*model.encoder.parameters(), *model.projection.parameters()]
-        opt = torch.optim.Adam(params, lr=self.cl_lr)
-        for _ in trange(self.cl_epochs, desc="contrastive", disable=not self.verbose):
-            total = 0.0
-            for idx, batch in self._batches(
-                graphs, self.batch_size, rng.permutation(len(graphs))
-            ):
-                if len(idx) < 2:
-                    continue
-                views = [
-                    augment_view(batch, self.cl_mask_rate, self.cl_edge_drop)
-                    for _ in range(2)
-                ]
-                z1, z2 = (model.projection(model.encoder(v)) for v in views)
-                loss = nt_xent(z1, z2, self.cl_temperature)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                total += loss.item() * len(idx)
-            self.history_["cl_loss"].append(total / len(graphs))
-
-    def _train_regression(
-        self, graphs, target, train, val, epochs, lr, batch_size, rng, desc,
-        train_encoder,
-    ):  # fmt: skip
-        """Train the heads (and the encoder with ``train_encoder``); keep the state
-        of the epoch with the lowest validation loss when there is a validation set."""
-        model = self.module_.to(self._device)
-        # memberships come from the embeddings before this stage (fixed during it)
-        Z = self._embed(graphs).to(self._device)
-        U = torch.tensor(
-            self._memberships(Z.cpu().numpy()), dtype=torch.float32, device=self._device
+    def _pretrain(self, graphs, seed, device):
+        model = self.module_
+        net = train_stage(
+            ContrastiveViews(
+                model.encoder, model.projection, self.cl_mask_rate, self.cl_edge_drop
+            ),
+            ItemDataset(graphs),
+            stage="contrastive",
+            seed=seed,
+            device=device,
+            lr=self.cl_lr,
+            max_epochs=self.cl_epochs,
+            batch_size=self.batch_size,
+            collate=GraphCollate(),
+            criterion=NTXentLoss(self.cl_temperature),
+            # a batch of one graph has no negative
+            drop_last=len(graphs) % self.batch_size == 1,
+            grad_clip=None,
+            callbacks=self.callbacks,
+            verbose=self.verbose,
         )
-        params = list(model.heads.parameters())
-        if train_encoder:
-            params += list(model.encoder.parameters())
-        target = target.to(self._device)
-        opt = torch.optim.Adam(params, lr=lr)
+        self.history_["contrastive"] = net.history
 
-        def predict_rows(idx, batch=None):
-            if not train_encoder:
-                return model.heads(Z[idx], U[idx])
-            return model(batch, U[idx])
+    def _train_regression(self, graphs, target, train, val, epochs, lr, batch_size,
+                          seed, device, stage, train_encoder):  # fmt: skip
+        """Train the heads (and the encoder with ``train_encoder``); keep the state
+        of the epoch with the lowest validation loss when there is a validation
+        set. Memberships come from the embeddings before this stage (fixed)."""
+        Z = self._embed(graphs, device).numpy()
+        U = self._memberships(Z).astype(np.float32)
+        if train_encoder:  # the whole predictor, on graph batches
 
-        def run_rows(rows, batch_size, order, train_mode):
-            model.train(train_mode)
-            total = 0.0
-            if not train_encoder:
-                chunks = (
-                    (order[s : s + batch_size], None)
-                    for s in range(0, len(order), batch_size)
-                )
-            else:
-                chunks = self._batches(graphs, batch_size, order)
-            for idx, batch in chunks:
-                idx_t = torch.as_tensor(idx, device=self._device)
-                with torch.set_grad_enabled(train_mode):
-                    loss = F.mse_loss(predict_rows(idx_t, batch), target[idx_t])
-                if train_mode:
-                    opt.zero_grad()
-                    loss.backward()
-                    nn.utils.clip_grad_norm_(params, 5.0)
-                    opt.step()
-                total += loss.item() * len(idx)
-            return total / max(len(rows), 1)
+            def rows(idx):
+                return ItemDataset([(graphs[i], U[i]) for i in idx], target[idx])
 
-        keeper = BestState(model)
-        for _ in trange(epochs, desc=desc, disable=not self.verbose):
-            self.history_["train_loss"].append(
-                run_rows(train, batch_size, rng.permutation(train), True)
-            )
-            if len(val):
-                val_loss = run_rows(val, 256, val, False)
-                self.history_["val_loss"].append(val_loss)
-                keeper.update(val_loss)
-        keeper.restore()
-        model.eval()
+            module, collate = self.module_, GraphCollate(extra=("membership",))
+        else:  # the heads alone, on the frozen encoder's embeddings
+
+            def rows(idx):
+                return Dataset({"z": Z[idx], "membership": U[idx]}, target[idx])
+
+            module, collate = self.module_.heads, None
+        net = train_stage(
+            module,
+            rows(train),
+            stage=stage,
+            seed=seed,
+            device=device,
+            lr=lr,
+            max_epochs=epochs,
+            batch_size=batch_size,
+            valid=rows(val) if len(val) else None,
+            collate=collate,
+            callbacks=self.callbacks,
+            verbose=self.verbose,
+        )
+        self.history_[stage] = net.history
+        self.module_.eval()
 
     # --------------------------------------------------------------- predict
     def transform(self, X):
@@ -501,7 +375,7 @@ class GENNAPERegressor(
         Z : ndarray of shape (n_networks, width)
         """
         graphs = self._check_fitted_graphs(X)
-        Z = self._embed(graphs).numpy()
+        Z = self._embed(graphs, check_device(self.device)).numpy()
         self.module_.cpu()
         return Z
 
@@ -531,11 +405,12 @@ class GENNAPERegressor(
         y_pred : ndarray of shape (n_networks,)
         """
         graphs = self._check_fitted_graphs(X)
-        Z = self._embed(graphs)
+        device = check_device(self.device)
+        Z = self._embed(graphs, device)
         U = torch.tensor(self._memberships(Z.numpy()), dtype=torch.float32)
-        heads = self.module_.heads.to(self._device).eval()
+        heads = self.module_.heads.to(device).eval()
         with torch.no_grad():
-            out = heads(Z.to(self._device), U.to(self._device)).cpu().numpy()
+            out = heads(Z.to(device), U.to(device)).cpu().numpy()
         self.module_.cpu()
         return out.astype(np.float64) * self.y_scale_ + self.y_mean_
 
@@ -562,22 +437,16 @@ class GENNAPERegressor(
         """
         graphs = self._check_fitted_graphs(X)
         y = check_targets(y, len(graphs))
+        device = check_device(self.device)
         tuned = copy.deepcopy(self)
-        tuned._device = self._device
-        target = torch.tensor((y - self.y_mean_) / self.y_scale_, dtype=torch.float32)
-        rng = check_random_state(self.random_state)
-        with torch_seeded(check_seed(rng), self._device):
+        tuned.history_ = dict(self.history_)
+        target = ((y - self.y_mean_) / self.y_scale_).astype(np.float32)
+        seed = check_seed(self.random_state)
+        with torch_seeded(seed, device):
             tuned._train_regression(
-                graphs,
-                target,
-                np.arange(len(graphs)),
-                [],
-                self.finetune_epochs,
-                self.finetune_lr,
-                self.finetune_batch_size,
-                rng,
-                "fine-tune",
-                train_encoder=train_encoder,
-            )
+                graphs, target, np.arange(len(graphs)), [], self.finetune_epochs,
+                self.finetune_lr, self.finetune_batch_size, seed, device,
+                "fine_tune", train_encoder=train_encoder,
+            )  # fmt: skip
         tuned.module_.cpu()
         return tuned

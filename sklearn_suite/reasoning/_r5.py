@@ -11,13 +11,16 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import check_random_state, check_scalar
 from sklearn.utils.validation import check_is_fitted
+from torch import nn
 from torch.nn import functional as F
-from tqdm.auto import tqdm
 
 from sklearn_suite.base import (
+    HandLoop,
     TorchEstimatorMixin,
     check_device,
     check_seed,
+    fit_net,
+    make_net,
     torch_seeded,
 )
 from sklearn_suite.reasoning._env import ReductionEnv, State, relation_paths
@@ -26,6 +29,15 @@ from sklearn_suite.reasoning._memory import DELETE_BELOW, RuleMemory
 from sklearn_suite.reasoning._net import PolicyValueNet
 
 MISS_REWARD = -0.02  # an episode that ends on an invented predicate
+
+
+class PolicyValueLoss(nn.Module):
+    """AlphaZero's loss: MSE of the value against the episode outcome ``z`` plus
+    cross-entropy of the policy against the search's visit distribution ``pi``."""
+
+    def forward(self, output, target):
+        log_p, v = output
+        return F.mse_loss(v, target["z"]) - (target["pi"] * log_p).sum(1).mean()
 
 
 def check_stories(X, name="X"):
@@ -120,6 +132,9 @@ class R5RuleLearner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
     validation_fraction : float, default=0.1
         Training stories held out to choose the epoch whose rules and network are
         kept (0: keep the last epoch). Test data is never looked at.
+    callbacks : list of skorch callbacks, default=None
+        Extra callbacks of the policy-value net (each update of ``n_updates``
+        steps on a replay minibatch is ``n_updates`` skorch epochs).
     device : str, default="cpu"
     random_state : int, RandomState instance or None, default=None
     verbose : int, default=0
@@ -132,9 +147,13 @@ class R5RuleLearner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         Learned rules, columns ``body1``, ``body2``, ``head``, ``score``;
         invented predicates are named ``"inv<id>"``.
     policy_value_net_ : PolicyValueNet
-    history_ : pandas.DataFrame
-        Per epoch: training accuracy of the episodes, validation accuracy,
-        number of rules.
+        The network (``net_.module_``).
+    net_ : skorch.NeuralNet
+        The policy-value network's training net.
+    history_ : dict
+        ``"self_play"``: a DataFrame per epoch (training accuracy of the
+        episodes, validation accuracy, number of rules); ``"policy_value"``: the
+        net's skorch History, one entry per gradient step.
 
     Examples
     --------
@@ -169,6 +188,7 @@ class R5RuleLearner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         noise_weight=0.1,
         sign_flip=False,
         validation_fraction=0.1,
+        callbacks=None,
         device="cpu",
         random_state=None,
         verbose=0,
@@ -189,6 +209,7 @@ class R5RuleLearner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.noise_weight = noise_weight
         self.sign_flip = sign_flip
         self.validation_fraction = validation_fraction
+        self.callbacks = callbacks
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -267,16 +288,36 @@ class R5RuleLearner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         order = rng.permutation(len(stories))
         n_val = int(round(self.validation_fraction * len(stories)))
         val, train = order[:n_val], order[n_val:]
-        with torch_seeded(check_seed(rng), self._device):
-            self.policy_value_net_ = PolicyValueNet(width).to(self._device)
+        seed = check_seed(rng)
+        with torch_seeded(seed, self._device):
+            self.net_ = make_net(
+                PolicyValueNet(width),
+                stage="R5 policy-value update",
+                seed=seed,
+                device=self._device,
+                lr=self.lr,
+                max_epochs=self.n_updates,
+                # each update: n_updates full steps on one replay minibatch
+                batch_size=-1,
+                criterion=PolicyValueLoss,
+                optimizer=torch.optim.Adam,
+                weight_decay=self.l2,
+                warm_start=True,
+                callbacks=self.callbacks,
+            )
+            self.net_.initialize()
+            self.policy_value_net_ = self.net_.module_
             self._train(paths, targets, train, val, rng)
         self.policy_value_net_.cpu().eval()
+        self.net_.set_params(device="cpu")
         self._device = "cpu"
         return self
 
     def _train(self, paths, targets, train, val, rng):
+        """Self-play epochs: a hand-written loop (episodes of MCTS with the rule
+        memory are not minibatch learning); the policy-value net learns from the
+        replay buffer through its skorch net (:meth:`_update`)."""
         net = self.policy_value_net_
-        opt = torch.optim.Adam(net.parameters(), lr=self.lr, weight_decay=self.l2)
         self._lr_multiplier = 1.0
         buffer, rows, best = [], [], None
         for epoch in range(self.n_epochs):
@@ -288,9 +329,9 @@ class R5RuleLearner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
             else:
                 episodes = rng.permutation(train)
             correct = 0
-            for n, i in enumerate(
-                tqdm(episodes, desc=f"R5 epoch {epoch}", disable=not self.verbose)
-            ):
+            loop = HandLoop(len(episodes), f"R5 epoch {epoch}", self.verbose)
+            for n in loop:
+                i = episodes[n]
                 if not paths[i]:
                     continue
                 samples, hit = self._episode(paths[i], targets[i], rng)
@@ -298,7 +339,7 @@ class R5RuleLearner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
                 buffer.extend(samples)
                 del buffer[: -self.buffer_size]
                 if (n + 1) % self.update_every == 0 and len(buffer) >= self.batch_size:
-                    self._update(opt, buffer, rng)
+                    loop.check(self._update(buffer, rng))
             row = {
                 "epoch": epoch,
                 "train_accuracy": correct / max(len(episodes), 1),
@@ -318,7 +359,10 @@ class R5RuleLearner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         if best is not None:
             _, self._memory, state = best
             net.load_state_dict(state)
-        self.history_ = pd.DataFrame(rows)
+        self.history_ = {
+            "self_play": pd.DataFrame(rows),
+            "policy_value": self.net_.history,
+        }
 
     def _episode(self, paths, target, rng):
         """One self-play episode; commits its rules and returns the samples
@@ -367,33 +411,36 @@ class R5RuleLearner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         memory.prune()
         return [(f, pi, z) for f, pi in steps], prediction == target
 
-    def _update(self, opt, buffer, rng):
+    def _update(self, buffer, rng):
+        """``n_updates`` steps of the policy-value net on one minibatch of the
+        replay buffer (skorch, warm-started), the learning rate adapted to the
+        KL divergence between the policies before and after (AlphaZero's);
+        returns the last loss."""
         net = self.policy_value_net_
-        net.train()
         idx = rng.choice(len(buffer), size=self.batch_size, replace=False)
-        maps = torch.as_tensor(np.stack([buffer[i][0] for i in idx])).to(self._device)
-        pis = torch.as_tensor(np.stack([buffer[i][1] for i in idx])).to(self._device)
-        zs = torch.as_tensor([buffer[i][2] for i in idx], dtype=torch.float32).to(
-            self._device
-        )
+        maps = np.stack([buffer[i][0] for i in idx])
+        target = {
+            "pi": np.stack([buffer[i][1] for i in idx]),
+            "z": np.array([buffer[i][2] for i in idx], dtype=np.float32),
+        }
+        inputs = torch.as_tensor(maps).to(self._device)
+        net.eval()
         with torch.no_grad():
-            old_log_p, _ = net(maps)
-        for group in opt.param_groups:
+            old_log_p, _ = net(inputs)
+        for group in self.net_.optimizer_.param_groups:
             group["lr"] = self.lr * self._lr_multiplier
-        for _ in range(self.n_updates):
-            log_p, v = net(maps)
-            loss = F.mse_loss(v, zs) - (pis * log_p).sum(1).mean()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+        if self.n_updates:
+            fit_net(self.net_, maps, target)
+        net.eval()
         with torch.no_grad():
-            new_log_p, _ = net(maps)
+            new_log_p, _ = net(inputs)
             kl = (old_log_p.exp() * (old_log_p - new_log_p)).sum(1).mean().item()
         if kl > 0.04:
             self._lr_multiplier = max(self._lr_multiplier / 1.5, 0.1)
         elif kl < 0.01:
             self._lr_multiplier = min(self._lr_multiplier * 1.5, 10.0)
-        net.eval()
+        history = self.net_.history
+        return history[-1, "train_loss"] if len(history) else 0.0
 
     # -------------------------------------------------------------- inference
     def _reason(self, paths):

@@ -9,10 +9,10 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state, check_scalar
 from sklearn.utils.validation import check_is_fitted
-from tqdm.auto import tqdm
 
 from sklearn_suite.base import (
-    BestState,
+    ArrayDataset,
+    LossOutput,
     TorchEstimatorMixin,
     check_device,
     check_seed,
@@ -23,7 +23,6 @@ from sklearn_suite.recommend._base import (
     FullRankingScoreMixin,
     InteractionIndex,
     NegativeSampler,
-    bpr_loss,
     check_interactions,
     seen_lists,
 )
@@ -32,6 +31,16 @@ from sklearn_suite.recommend._modules import (
     KNOWLEDGE,
     AttentiveTransfer,
     ContrastiveAutoencoder,
+)
+from sklearn_suite.recommend._training import (
+    ARTStage,
+    BPRLoss,
+    CATStage,
+    MaskedDomains,
+    MFStage,
+    NegativeCollate,
+    bpr_rows,
+    fit_stage,
 )
 
 
@@ -91,6 +100,8 @@ class CATARTRecommender(
         Attention dropout of ART.
     eval_batch_size : int, default=1024
         Users scored at once when ranking all items (bounds memory).
+    callbacks : list of skorch callbacks, default=None
+        Extra callbacks of every training stage's net (they see every epoch).
     device : str, default="cpu"
     random_state : int, RandomState instance or None, default=None
     verbose : int, default=0
@@ -109,7 +120,8 @@ class CATARTRecommender(
     art_ : list of AttentiveTransfer
         One per domain.
     history_ : dict
-        Validation losses per stage (``"mf"`` per domain, ``"cat"``, ``"art"``).
+        skorch Histories (``train_loss``, ``valid_loss``) per stage: ``"mf"``
+        and ``"art"`` map each domain to its own, ``"cat"`` is one.
 
     Notes
     -----
@@ -150,6 +162,7 @@ class CATARTRecommender(
         patience=2,
         dropout=0.1,
         eval_batch_size=1024,
+        callbacks=None,
         device="cpu",
         random_state=None,
         verbose=0,
@@ -167,6 +180,7 @@ class CATARTRecommender(
         self.patience = patience
         self.dropout = dropout
         self.eval_batch_size = eval_batch_size
+        self.callbacks = callbacks
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -194,47 +208,33 @@ class CATARTRecommender(
         return check_device(self.device)
 
     # ---------------------------------------------------------------- training
-    def _train(self, module, params, score, train, valid, n_items, sampler, rng,
-               epochs, desc, penalty=None):  # fmt: skip
-        """BPR with one uniform unseen negative per positive; early stopping on
-        the validation BPR loss (negatives drawn once), best state restored."""
-        opt = torch.optim.Adam(params, lr=self.lr)
-        dev = self._device
+    def _fit_bpr(self, module, train, valid, sampler, rng, seed, epochs, stage):
+        """BPR with one uniform unseen negative per positive, drawn afresh each
+        epoch; early stopping on the validation BPR loss (negatives drawn once),
+        best epoch restored. Returns the stage's history."""
         u_val, i_val = valid
-        j_val = sampler.sample(u_val, rng) if len(u_val) else None
-        keeper, losses = BestState(module, self.patience, min_delta=1e-6), []
-        for _ in tqdm(range(epochs), desc=desc, disable=not self.verbose):
-            module.train()
-            order = rng.permutation(len(train[0]))
-            for start in range(0, len(order), self.batch_size):
-                idx = order[start : start + self.batch_size]
-                u, i = train[0][idx], train[1][idx]
-                j = sampler.sample(u, rng)
-                u_t, i_t, j_t = (torch.as_tensor(a, device=dev) for a in (u, i, j))
-                loss = bpr_loss(score(u_t, i_t), score(u_t, j_t))
-                if penalty is not None:
-                    loss = loss + penalty(u_t, i_t, j_t)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-            if j_val is None:
-                continue
-            module.eval()
-            with torch.no_grad():
-                val = 0.0
-                for start in range(0, len(u_val), 8192):
-                    sl = slice(start, start + 8192)
-                    u_t, i_t, j_t = (
-                        torch.as_tensor(a[sl], device=dev)
-                        for a in (u_val, i_val, j_val)
-                    )
-                    val += bpr_loss(score(u_t, i_t), score(u_t, j_t)).item() * len(u_t)
-            losses.append(val / len(u_val))
-            if keeper.update(losses[-1]):
-                break
-        keeper.restore()
+        net = fit_stage(
+            module,
+            bpr_rows(*train),
+            valid=(
+                bpr_rows(u_val, i_val, sampler.sample(u_val, rng))
+                if len(u_val)
+                else None
+            ),
+            collate=NegativeCollate(sampler, int(rng.randint(2**31 - 1))),
+            stage=stage,
+            seed=seed,
+            device=self._device,
+            lr=self.lr,
+            max_epochs=epochs,
+            batch_size=self.batch_size,
+            patience=self.patience,
+            criterion=BPRLoss,
+            callbacks=self.callbacks,
+            verbose=self.verbose,
+        )
         module.eval()
-        return losses
+        return net.history
 
     def _split_domain(self, codes, valid_codes, d):
         u, i, dom = codes
@@ -289,34 +289,19 @@ class CATARTRecommender(
             for d, dom in enumerate(self.domains_)
         ]
         self._popular = [np.argsort(-c, kind="stable") for c in counts]
-        self.history_ = {"mf": [], "cat": [], "art": []}
+        self.history_ = {"mf": {}, "cat": None, "art": {}}
+        self._seed = seed
         with torch_seeded(seed, self._device):
             # 1. single-domain BPR-MF
             self.mf_, samplers = [], []
             for d, dom in enumerate(self.domains_):
                 train, valid = self._split_domain(codes, valid_codes, d)
-                mf = BPRMF(n_users, len(self.items_[dom]), dim).to(self._device)
+                mf = BPRMF(n_users, len(self.items_[dom]), dim)
                 sampler = NegativeSampler(*train, len(self.items_[dom]))
-
-                def penalty(u, i, j, mf=mf):
-                    reg = mf.users(u).pow(2).sum() + mf.items(i).pow(2).sum()
-                    return self.l2 * (reg + mf.items(j).pow(2).sum()) / len(u)
-
-                self.history_["mf"].append(
-                    self._train(
-                        mf,
-                        list(mf.parameters()),
-                        mf,
-                        train,
-                        valid,
-                        len(self.items_[dom]),
-                        sampler,
-                        rng,
-                        self.mf_epochs,
-                        f"MF {dom}",
-                        penalty,
-                    )  # fmt: skip
-                )
+                self.history_["mf"][dom] = self._fit_bpr(
+                    MFStage(mf, self.l2), train, valid, sampler, rng, seed,
+                    self.mf_epochs, f"MF {dom}",
+                )  # fmt: skip
                 self.mf_.append(mf.cpu())
                 samplers.append(sampler)
             present = torch.zeros(n_users, n_domains, dtype=torch.bool)
@@ -326,7 +311,7 @@ class CATARTRecommender(
             self._present, self._emb = present, emb
             # 2. CAT, then frozen
             self.cat_ = ContrastiveAutoencoder(n_domains, dim)
-            self.history_["cat"] = self._train_cat(rng)
+            self.history_["cat"] = self._train_cat(rng, seed)
             for p in self.cat_.parameters():
                 p.requires_grad_(False)
             with torch.no_grad():
@@ -346,93 +331,49 @@ class CATARTRecommender(
         benchmark copies a fitted model, sets ``knowledge`` and calls this).
         """
         n_domains, dim = len(self.domains_), self.n_factors
-        self.art_, self.history_["art"] = [], []
+        self.art_, self.history_["art"] = [], {}
         for d, dom in enumerate(self.domains_):
             train, valid = self._split_domain(self._codes, self._valid_codes, d)
             art = AttentiveTransfer(
                 n_domains, d, dim, self.mf_[d].items.weight.detach(),
                 self.knowledge, self.dropout,
-            ).to(self._device)  # fmt: skip
-            if self.knowledge == "none":  # single-domain BPR-MF as fitted
-                self.history_["art"].append([])
-                self.art_.append(art.cpu())
-                continue
-            self.history_["art"].append(
-                self._train(
-                    art,
-                    list(art.parameters()),
-                    self._art_scorer(art),
-                    train,
-                    valid,
-                    len(self.items_[dom]),
-                    self._samplers[d],
-                    rng,
-                    self.art_epochs,
-                    f"ART {dom}",
+            )  # fmt: skip
+            if self.knowledge != "none":  # "none": single-domain BPR-MF as fitted
+                stage = ARTStage(art, self._emb, self._present, self._global)
+                self.history_["art"][dom] = self._fit_bpr(
+                    stage, train, valid, self._samplers[d], rng, self._seed,
+                    self.art_epochs, f"ART {dom}",
                 )  # fmt: skip
-            )
-            self.art_.append(art.cpu())
+            self.art_.append(art.cpu().eval())
 
-    def _art_scorer(self, art):
-        emb = self._emb.to(self._device)
-        present = self._present.to(self._device)
-        glob = self._global.to(self._device)
-
-        def score(u, i):
-            return art(emb[u], present[u], glob[u], i)
-
-        return score
-
-    def _train_cat(self, rng):
+    def _train_cat(self, rng, seed):
         """Minibatch CAT training; early stopping on 10% of users."""
-        cat = self.cat_.to(self._device)
-        emb, present = self._emb.to(self._device), self._present.to(self._device)
-        users = rng.permutation(len(emb))
+        users = rng.permutation(len(self._emb))
         n_val = max(len(users) // 10, 2)
         val, train = users[:n_val], users[n_val:]
-        opt = torch.optim.Adam(cat.parameters(), lr=self.lr)
-        weights = self.loss_weights
-
-        def masked_domains(idx):
-            # one present domain per user, uniformly ("rand" mode)
-            p = present[idx].float() + 1e-9
-            gen = torch.Generator().manual_seed(int(rng.randint(2**31)))
-            return torch.multinomial(p.cpu(), 1, generator=gen)[:, 0].to(p.device)
-
-        def loss_of(idx):
-            idx = torch.as_tensor(idx, device=self._device)
-            return cat.loss(
-                emb[idx], present[idx], masked_domains(idx), self.temperature, weights
-            )
-
-        keeper, losses = BestState(cat, self.patience, min_delta=1e-6), []
-        for _ in tqdm(range(self.cat_epochs), desc="CAT", disable=not self.verbose):
-            cat.train()
-            order = rng.permutation(train)
-            for start in range(0, len(order), self.batch_size):
-                idx = order[start : start + self.batch_size]
-                if len(idx) < 2:
-                    continue
-                opt.zero_grad()
-                loss_of(idx).backward()
-                opt.step()
-            cat.eval()
-            with torch.no_grad():
-                losses.append(
-                    float(
-                        np.mean(
-                            [
-                                loss_of(val[s : s + self.batch_size]).item()
-                                for s in range(0, len(val), self.batch_size)
-                            ]
-                        )
-                    )
-                )
-            if keeper.update(losses[-1]):
-                break
-        keeper.restore()
-        cat.eval().cpu()
-        return losses
+        stage = CATStage(
+            self.cat_, self._emb, self._present, self.temperature, self.loss_weights
+        )
+        net = fit_stage(
+            stage,
+            ArrayDataset({"users": train}),
+            valid=ArrayDataset({"users": val}),
+            collate=MaskedDomains(self._present, int(rng.randint(2**31))),
+            stage="CAT",
+            seed=seed,
+            device=self._device,
+            lr=self.lr,
+            max_epochs=self.cat_epochs,
+            batch_size=self.batch_size,
+            patience=self.patience,
+            criterion=LossOutput,
+            callbacks=self.callbacks,
+            verbose=self.verbose,
+            # a batch of one user has no in-batch negative
+            drop_last=len(train) % self.batch_size == 1,
+        )
+        self.cat_.eval().cpu()
+        return net.history
 
     # --------------------------------------------------------------- inference
     def _user_vectors(self, user_codes, d):

@@ -8,17 +8,18 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state, check_scalar
 from sklearn.utils.validation import check_is_fitted
+from torch import nn
 from torch.nn import functional as F
-from tqdm.auto import tqdm
 
 from sklearn_suite.base import (
-    BestState,
+    HandLoop,
     TorchEstimatorMixin,
     check_device,
     check_seed,
     torch_seeded,
 )
 from sklearn_suite.recommend._sequence import SequentialRecommenderMixin
+from sklearn_suite.recommend._training import SequenceDraws, fit_steps
 from sklearn_suite.recommend._transformer import (
     DomainDiscriminator,
     SequenceAutoencoder,
@@ -37,6 +38,48 @@ def next_item_bpr(states, inputs, targets, items, n_negatives):
     negative = torch.einsum("bld,blnd->bln", states, items(negatives)).mean(-1)
     keep = (inputs > 0) & (targets > 0)
     return F.softplus(negative - positive)[keep].mean()
+
+
+class ReconstructionStage(nn.Module):
+    """Phase 1's loss: each domain's batch reconstructed from its own GUR (the
+    batches arrive as ``d0``, ``d1``: domain positions)."""
+
+    def __init__(self, model, n_negatives):
+        super().__init__()
+        self.model = model
+        self.n_negatives = n_negatives
+
+    def forward(self, **sequences):
+        loss = 0.0
+        for name, seq in sequences.items():
+            d = int(name[1:])
+            gur = self.model.encode(seq, d)
+            loss = loss + self.model.reconstruction_loss(seq, d, self.n_negatives, gur)
+        return loss
+
+
+class TuneStage(nn.Module):
+    """Phase 3's loss: per target domain, BPR of every next item against
+    ``n_bpr`` negatives, plus the domain's reconstruction."""
+
+    def __init__(self, model, n_bpr, n_recon):
+        super().__init__()
+        self.model = model
+        self.n_bpr = n_bpr
+        self.n_recon = n_recon
+
+    def forward(self, **sequences):
+        model, loss = self.model, 0.0
+        for name, seq in sequences.items():
+            t = int(name[1:])
+            items = seq[:, :-1]
+            states = model.next_item_states(seq, items[:, :-1], t)
+            bpr = next_item_bpr(
+                states, items[:, :-1], items[:, 1:], model.embeddings[t].items,
+                self.n_bpr,
+            )  # fmt: skip
+            loss = loss + bpr + model.reconstruction_loss(seq, t, self.n_recon)
+        return loss
 
 
 class RecGURURecommender(
@@ -100,7 +143,7 @@ class RecGURURecommender(
     gan_steps : int, default=500
         Generator steps of the adversarial phase.
     tune_steps : int, default=500
-        Steps of target fine-tuning.
+        Steps of target fine-tuning, in rounds of ``eval_every`` (rounded up).
     batch_size : int, default=256
         Users per domain per step.
     target_domain : hashable or None, default=None
@@ -109,6 +152,9 @@ class RecGURURecommender(
         Steps between the discriminator-accuracy checks of phase 2 and, with
         ``X_valid``, the validation checks of phase 3 (the best is kept).
     eval_batch_size : int, default=1024
+    callbacks : list of skorch callbacks, default=None
+        Extra callbacks of the pretraining and fine-tuning nets (the adversarial
+        game is a hand-written loop and has none).
     device : str, default="cpu"
     random_state : int, RandomState instance or None, default=None
     verbose : int, default=0
@@ -125,9 +171,11 @@ class RecGURURecommender(
     overlap_users_ : pandas.Index
         Users with training sequences in both domains.
     history_ : dict
-        ``"pretrain"`` (reconstruction loss per step), ``"gan"`` (DataFrame-ready
-        dict: step, discriminator loss, adversarial loss, discriminator accuracy
-        on held-out users' GURs), ``"tune"`` (step, validation HR@10).
+        ``"pretrain"`` (skorch History, one entry per step), ``"gan"``
+        (DataFrame-ready dict: step, discriminator loss, adversarial loss,
+        discriminator accuracy on held-out users' GURs) and ``"tune"`` (skorch
+        History, one entry per round of ``eval_every`` steps, with ``valid_hr``
+        when ``X_valid`` is given).
 
     Notes
     -----
@@ -182,6 +230,7 @@ class RecGURURecommender(
         target_domain=None,
         eval_every=50,
         eval_batch_size=1024,
+        callbacks=None,
         device="cpu",
         random_state=None,
         verbose=0,
@@ -207,6 +256,7 @@ class RecGURURecommender(
         self.target_domain = target_domain
         self.eval_every = eval_every
         self.eval_batch_size = eval_batch_size
+        self.callbacks = callbacks
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -286,7 +336,8 @@ class RecGURURecommender(
         both = np.intersect1d(*users) if n_domains == 2 else np.empty(0, int)
         self.overlap_users_ = self.users_[both]
         self._overlap = both
-        with torch_seeded(check_seed(rng), self._device):
+        seed = check_seed(rng)
+        with torch_seeded(seed, self._device):
             self.model_ = SequenceAutoencoder(
                 [len(self.items_[d]) for d in self.domains_], self.d_model,
                 self.n_blocks, self.n_heads, self.d_ff, self.max_len, self.dropout,
@@ -296,9 +347,9 @@ class RecGURURecommender(
                 if n_domains == 2
                 else None
             )
-            self.history_ = {"pretrain": self._pretrain(users, rng)}
+            self.history_ = {"pretrain": self._pretrain(users, rng, seed)}
             self.history_["gan"] = self._align(users, rng)
-            self.history_["tune"] = self._tune(users, targets, valid, rng)
+            self.history_["tune"] = self._tune(users, targets, valid, rng, seed)
         self.model_.eval().cpu()
         if self.discriminator_ is not None:
             self.discriminator_.eval().cpu()
@@ -325,24 +376,35 @@ class RecGURURecommender(
             gurs.append(gur)
         return loss, gurs
 
-    def _pretrain(self, users, rng):
-        opt = torch.optim.Adam(self._generator_parameters(), lr=self.lr_rec)
-        warmup = max(self.pretrain_steps // 4, 1)
-        sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda step: min(1.0, (step + 1) / warmup)
+    def _draws(self, domains, users, rng):
+        """Random user batches of ``domains`` (encoder inputs: items + EOS)."""
+        pools = {f"d{d}": (d, users[d], self.model_.eos(d)) for d in domains}
+        return SequenceDraws(
+            self._store, pools, self.max_len, int(rng.randint(2**31 - 1))
         )
-        self.model_.train()
-        losses = []
-        for _ in tqdm(
-            range(self.pretrain_steps), desc="pretrain", disable=not self.verbose
-        ):
-            loss, _ = self._reconstruction(users, rng)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            losses.append(loss.item())
-        return losses
+
+    def _pretrain(self, users, rng, seed):
+        """Phase 1, with a linear warm-up over its first quarter."""
+        net = fit_steps(
+            ReconstructionStage(self.model_, self.n_recon_negatives),
+            self._draws(range(len(users)), users, rng),
+            n_steps=self.pretrain_steps,
+            eval_every=1,
+            batch_size=self.batch_size,
+            validate=None,
+            stage="pretrain",
+            seed=seed,
+            device=self._device,
+            lr=self.lr_rec,
+            schedule=dict(
+                total_steps=self.pretrain_steps,
+                warmup_steps=max(self.pretrain_steps // 4, 1),
+                final_factor=1.0,
+            ),
+            callbacks=self.callbacks,
+            verbose=self.verbose,
+        )
+        return net.history
 
     @staticmethod
     def _critic_bce(real, fake):
@@ -364,7 +426,10 @@ class RecGURURecommender(
         return bce + self.gp_weight * gradient_penalty(D, gur_a, gur_b)
 
     def _align(self, users, rng):
-        """Phase 2: critic steps on detached GURs, then one generator step."""
+        """Phase 2: critic steps on detached GURs, then one generator step.
+
+        A hand-written loop: two players with their own optimisers and a
+        critic/generator step ratio are not one skorch net."""
         model, D = self.model_, self.discriminator_
         history = {"step": [], "d_loss": [], "g_adv": [], "d_accuracy": []}
         opt_g = torch.optim.Adam(
@@ -374,7 +439,8 @@ class RecGURURecommender(
             opt_d = torch.optim.Adam(D.parameters(), lr=self.lr_gan, betas=(0.5, 0.9))
             held, train = zip(*(self._split_held_out(u, rng) for u in users))
         model.train()
-        for step in tqdm(range(self.gan_steps), desc="GAN", disable=not self.verbose):
+        loop = HandLoop(self.gan_steps, "GAN", self.verbose, hint="lr_gan")
+        for step in loop:
             if D is not None:
                 D.train()
                 for _ in range(self.critic_steps):
@@ -384,6 +450,7 @@ class RecGURURecommender(
                             for d in (0, 1)
                         ]
                     d_loss = self._critic_loss(*gurs)
+                    loop.check(d_loss)
                     opt_d.zero_grad()
                     d_loss.backward()
                     opt_d.step()
@@ -400,6 +467,7 @@ class RecGURURecommender(
                 loss = loss + self.overlap_weight * F.mse_loss(
                     model.encode(seq_a, 0), model.encode(seq_b, 1)
                 )
+            loop.check(loss)
             opt_g.zero_grad()
             loss.backward()
             opt_g.step()
@@ -429,36 +497,37 @@ class RecGURURecommender(
                 correct += int(((logit > 0) == (d == 0)).sum())
         return correct / (len(held[0]) + len(held[1]))
 
-    def _tune(self, users, targets, valid, rng):
-        """Phase 3: BPR on next items plus reconstruction, per target domain."""
+    def _tune(self, users, targets, valid, rng, seed):
+        """Phase 3: BPR on next items plus reconstruction, per target domain; only
+        the encoder and the targets' embeddings and decoders train."""
         model = self.model_
-        params = [*model.encoder.parameters()]
+        trainable = {id(p) for p in model.encoder.parameters()}
         for t in targets:
-            params += [
-                *model.embeddings[t].parameters(),
-                *model.decoders[t].parameters(),
-                *model.recommenders[t].parameters(),
-            ]
-        opt = torch.optim.Adam(params, lr=self.lr_rec)
-        validate = self._validation(valid, targets) if valid is not None else None
-        keeper = BestState(model)
-        history = {"step": [], "valid_hr": []}
-        for step in tqdm(range(self.tune_steps), desc="tune", disable=not self.verbose):
-            model.train()
-            loss = 0.0
-            for t in targets:
-                seq = self._batch(t, users[t], rng)
-                items = seq[:, :-1]
-                states = model.next_item_states(seq, items[:, :-1], t)
-                bpr = next_item_bpr(
-                    states, items[:, :-1], items[:, 1:], model.embeddings[t].items,
-                    self.n_bpr_negatives,
-                )  # fmt: skip
-                recon = model.reconstruction_loss(seq, t, self.n_recon_negatives)
-                loss = loss + bpr + recon
-            self._optimise(opt, loss, step, self.tune_steps, validate, keeper, history)
-        keeper.restore()
-        return history
+            for part in (model.embeddings, model.decoders, model.recommenders):
+                trainable |= {id(p) for p in part[t].parameters()}
+        for p in model.parameters():
+            p.requires_grad_(id(p) in trainable)
+        try:
+            net = fit_steps(
+                TuneStage(model, self.n_bpr_negatives, self.n_recon_negatives),
+                self._draws(targets, users, rng),
+                n_steps=self.tune_steps,
+                eval_every=self.eval_every,
+                batch_size=self.batch_size,
+                validate=(
+                    self._validation(valid, targets) if valid is not None else None
+                ),
+                stage="tune",
+                seed=seed,
+                device=self._device,
+                lr=self.lr_rec,
+                callbacks=self.callbacks,
+                verbose=self.verbose,
+            )
+        finally:
+            for p in model.parameters():
+                p.requires_grad_(True)
+        return net.history
 
     # --------------------------------------------------------------- inference
     def _eval_mode(self):

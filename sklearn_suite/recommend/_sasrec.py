@@ -9,17 +9,38 @@ from sklearn.utils import check_random_state, check_scalar
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 from torch.nn import functional as F
-from tqdm.auto import tqdm
 
 from sklearn_suite.base import (
-    BestState,
     TorchEstimatorMixin,
     check_device,
     check_seed,
     torch_seeded,
 )
 from sklearn_suite.recommend._sequence import SequentialRecommenderMixin
+from sklearn_suite.recommend._training import SequenceDraws, fit_steps
 from sklearn_suite.recommend._transformer import SelfAttentiveRecommender
+
+
+class SASRecStage(nn.Module):
+    """SASRec's loss on a batch of sequences: binary cross-entropy of every
+    position's next item against one uniform random negative item."""
+
+    def __init__(self, model, n_items):
+        super().__init__()
+        self.model = model
+        self.n_items = n_items
+
+    def forward(self, seq):
+        inputs, targets = seq[:, :-1], seq[:, 1:]
+        states = self.model(inputs)
+        negatives = torch.randint_like(targets, 1, self.n_items + 1)
+        items = self.model.embedding.items
+        pos = (states * items(targets)).sum(-1)
+        neg = (states * items(negatives)).sum(-1)
+        keep = (inputs > 0) & (targets > 0)
+        return F.binary_cross_entropy_with_logits(
+            pos[keep], torch.ones_like(pos[keep])
+        ) + F.binary_cross_entropy_with_logits(neg[keep], torch.zeros_like(neg[keep]))
 
 
 class SASRecRecommender(TorchEstimatorMixin, SequentialRecommenderMixin, BaseEstimator):
@@ -43,12 +64,14 @@ class SASRecRecommender(TorchEstimatorMixin, SequentialRecommenderMixin, BaseEst
     dropout : float, default=0.2
     lr : float, default=1e-3
     n_steps : int, default=500
-        Training steps per domain.
+        Training steps per domain, in rounds of ``eval_every`` (rounded up).
     batch_size : int, default=256
     eval_every : int, default=50
         Steps between validation checks when ``X_valid`` is given (the best
         state is kept).
     eval_batch_size : int, default=1024
+    callbacks : list of skorch callbacks, default=None
+        Extra callbacks of every domain's training net (one epoch per round).
     device : str, default="cpu"
     random_state : int, RandomState instance or None, default=None
     verbose : int, default=0
@@ -59,7 +82,8 @@ class SASRecRecommender(TorchEstimatorMixin, SequentialRecommenderMixin, BaseEst
     models_ : list of SelfAttentiveRecommender
         One per domain.
     history_ : dict
-        Domain -> ``{"step": [...], "valid_hr": [...]}``.
+        Domain -> skorch History, one entry per round of ``eval_every`` steps
+        (``train_loss``, and ``valid_hr`` with ``X_valid``).
 
     Examples
     --------
@@ -90,6 +114,7 @@ class SASRecRecommender(TorchEstimatorMixin, SequentialRecommenderMixin, BaseEst
         batch_size=256,
         eval_every=50,
         eval_batch_size=1024,
+        callbacks=None,
         device="cpu",
         random_state=None,
         verbose=0,
@@ -105,6 +130,7 @@ class SASRecRecommender(TorchEstimatorMixin, SequentialRecommenderMixin, BaseEst
         self.batch_size = batch_size
         self.eval_every = eval_every
         self.eval_batch_size = eval_batch_size
+        self.callbacks = callbacks
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -135,49 +161,44 @@ class SASRecRecommender(TorchEstimatorMixin, SequentialRecommenderMixin, BaseEst
         store, valid = self._index_sequences(X, X_valid)
         self._store = store
         rng = check_random_state(self.random_state)
+        seed = check_seed(rng)
         self.models_, self.history_ = nn.ModuleList(), {}
-        with torch_seeded(check_seed(rng), device):
+        self._device = device
+        with torch_seeded(seed, device):
             for d, domain in enumerate(self.domains_):
                 model = SelfAttentiveRecommender(
                     len(self.items_[domain]), self.d_model, self.n_blocks,
                     self.n_heads, self.d_ff, self.max_len, self.dropout,
-                ).to(device)  # fmt: skip
+                )  # fmt: skip
                 self.models_.append(model)
-                self._device = device
-                self.history_[domain] = self._train(d, model, valid, rng)
+                self.history_[domain] = self._train(d, model, valid, rng, seed)
                 model.eval().cpu()
         self._device = "cpu"
         self._finish_histories(store, valid)
         return self
 
-    def _train(self, d, model, valid, rng):
+    def _train(self, d, model, valid, rng, seed):
         users = np.flatnonzero(self._store.lengths(d, range(len(self.users_))) > 1)
-        opt = torch.optim.Adam(model.parameters(), lr=self.lr)
-        validate = self._validation(valid, [d]) if valid is not None else None
-        keeper, history = BestState(model), {"step": [], "valid_hr": []}
-        n_items = len(self.items_[self.domains_[d]])
-        for step in tqdm(
-            range(self.n_steps), desc=f"SASRec {self.domains_[d]}",
-            disable=not self.verbose,
-        ):  # fmt: skip
-            model.train()
-            picked = self._pick_users(users, rng)
-            seq = self._store.padded(d, picked, self.max_len).to(self._device)
-            inputs, targets = seq[:, :-1], seq[:, 1:]
-            states = model(inputs)
-            negatives = torch.randint_like(targets, 1, n_items + 1)
-            items = model.embedding.items
-            pos = (states * items(targets)).sum(-1)
-            neg = (states * items(negatives)).sum(-1)
-            keep = (inputs > 0) & (targets > 0)
-            loss = F.binary_cross_entropy_with_logits(
-                pos[keep], torch.ones_like(pos[keep])
-            ) + F.binary_cross_entropy_with_logits(
-                neg[keep], torch.zeros_like(neg[keep])
-            )
-            self._optimise(opt, loss, step, self.n_steps, validate, keeper, history)
-        keeper.restore()
-        return history
+        net = fit_steps(
+            SASRecStage(model, len(self.items_[self.domains_[d]])),
+            SequenceDraws(
+                self._store,
+                {"seq": (d, users, None)},
+                self.max_len,
+                int(rng.randint(2**31 - 1)),
+            ),  # fmt: skip
+            n_steps=self.n_steps,
+            eval_every=self.eval_every,
+            batch_size=self.batch_size,
+            validate=self._validation(valid, [d]) if valid is not None else None,
+            stage=f"SASRec {self.domains_[d]}",
+            seed=seed,
+            device=self._device,
+            lr=self.lr,
+            callbacks=self.callbacks,
+            verbose=self.verbose,
+        )
+        return net.history
 
     def _eval_mode(self):
         self.models_.eval()

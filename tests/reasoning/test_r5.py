@@ -126,7 +126,9 @@ def test_learns_kinship_rules_from_short_stories(fitted, stories):
     truth = set(map(tuple, stories.rules.to_numpy()))
     assert len(learned & truth) >= 10
     assert fitted.score(stories.X, stories.y) > 0.5
-    assert list(fitted.history_.columns[:3]) == ["epoch", "train_accuracy", "n_rules"]
+    history = fitted.history_["self_play"]
+    assert list(history.columns[:3]) == ["epoch", "train_accuracy", "n_rules"]
+    assert len(fitted.history_["policy_value"]) > 0  # the net learned
 
 
 def test_curriculum_orders_the_first_epoch_by_path_length(stories, monkeypatch):

@@ -1,0 +1,219 @@
+"""What the computation-graph predictors share: input checks, label-free graph
+views and the contrastive loss, batching of graphs, and their training stages on
+the library's skorch engine (graphs reach skorch as ``ItemDataset`` items that a
+module-level collate turns into torch_geometric batches)."""
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from sklearn_suite.base import fit_net, make_net
+
+_GRAPH_FIELDS = ("x_op", "x_res", "x_kernel", "x_bias", "x_weighted", "edge_index")
+
+
+def check_graphs(X, input_shape, name="X", n_jobs=None):
+    """Turn a list of modules and/or computation graphs into a list of graphs."""
+    from torch_geometric.data import Data
+
+    from sklearn_suite.nas._graph import to_graphs
+
+    if isinstance(X, (str, nn.Module, Data)) or not hasattr(X, "__len__"):
+        raise TypeError(
+            f"{name} must be a list of torch.nn.Module or computation graphs "
+            f"(torch_geometric Data from sklearn_suite.nas.to_graph); got "
+            f"{type(X).__name__}."
+        )
+    if len(X) == 0:
+        raise ValueError(f"{name} is empty; at least one network is required.")
+    X = list(X)
+    modules = [i for i, item in enumerate(X) if isinstance(item, nn.Module)]
+    converted = to_graphs([X[i] for i in modules], input_shape, n_jobs)
+    for i, graph in zip(modules, converted):
+        X[i] = graph
+    graphs = []
+    for i, item in enumerate(X):
+        if not isinstance(item, Data):
+            raise TypeError(
+                f"{name}[{i}] must be a torch.nn.Module or a computation graph; got "
+                f"{type(item).__name__}."
+            )
+        missing = [f for f in _GRAPH_FIELDS if not hasattr(item, f)]
+        if missing:
+            raise ValueError(
+                f"{name}[{i}] is a graph without {missing}; build graphs with "
+                "sklearn_suite.nas.to_graph."
+            )
+        graphs.append(item)
+    return graphs
+
+
+def check_targets(y, n):
+    y = np.asarray(y, dtype=np.float64)
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-D (one value per network); got shape {y.shape}.")
+    if len(y) != n:
+        raise ValueError(
+            f"X and y have different lengths: {n} networks, {len(y)} targets."
+        )
+    if not np.all(np.isfinite(y)):
+        raise ValueError("y contains NaN or infinity.")
+    return y
+
+
+def augment_view(batch, mask_rate, edge_drop, jitter=0.05):
+    """A label-free random view of a batch of graphs for contrastive learning.
+
+    Masks ``mask_rate`` of the op labels to out-of-vocabulary, jitters resolution
+    features multiplicatively, and drops ``edge_drop`` of the edges that enter a
+    node with several inputs, always keeping one input edge per node, so every
+    node stays connected to the input.
+    """
+    view = batch.clone()
+    view.x_op = torch.where(
+        torch.rand(view.x_op.shape, device=view.x_op.device) < mask_rate,
+        torch.zeros_like(view.x_op),
+        view.x_op,
+    )
+    view.x_res = view.x_res * (1 + jitter * torch.randn_like(view.x_res))
+    src, dst = view.edge_index
+    if len(dst):
+        keys = torch.rand(len(dst), device=dst.device)
+        perm = torch.argsort(keys, descending=True)
+        perm = perm[torch.argsort(dst[perm], stable=True)]
+        first = torch.ones(len(dst), dtype=torch.bool, device=dst.device)
+        first[1:] = dst[perm][1:] != dst[perm][:-1]
+        protected = torch.zeros_like(first)
+        protected[perm[first]] = True
+        keep = protected | (torch.rand(len(dst), device=dst.device) >= edge_drop)
+        view.edge_index = view.edge_index[:, keep]
+    return view
+
+
+def nt_xent(z1, z2, temperature):
+    """NT-Xent (SimCLR): each view's positive is the other view of the same graph,
+    every other graph in the batch (both views) is a negative."""
+    z = F.normalize(torch.cat([z1, z2]), dim=1)
+    sim = z @ z.t() / temperature
+    sim.fill_diagonal_(float("-inf"))
+    n = len(z1)
+    target = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(z.device)
+    return F.cross_entropy(sim, target)
+
+
+class ContrastiveViews(nn.Module):
+    """Encoder and projection applied to two label-free views of a batch (the
+    contrastive stage's module; it shares its submodules with the predictor)."""
+
+    def __init__(self, encoder, projection, mask_rate, edge_drop):
+        super().__init__()
+        self.encoder = encoder
+        self.projection = projection
+        self.mask_rate = mask_rate
+        self.edge_drop = edge_drop
+
+    def forward(self, data):
+        return tuple(
+            self.projection(
+                self.encoder(augment_view(data, self.mask_rate, self.edge_drop))
+            )
+            for _ in range(2)
+        )
+
+
+class NTXentLoss(nn.Module):
+    """:func:`nt_xent` as a skorch criterion (the target is unused)."""
+
+    def __init__(self, temperature=0.1):
+        super().__init__()
+        self.temperature = temperature
+
+    def forward(self, views, target=None):
+        return nt_xent(*views, self.temperature)
+
+
+class GraphCollate:
+    """``(graph or (graph, extra...), target)`` pairs -> a torch_geometric batch
+    as ``X`` (or ``{"data": batch, name: stacked extra...}``) and the targets."""
+
+    def __init__(self, extra=()):
+        self.extra = tuple(extra)
+
+    def __call__(self, items):
+        from torch_geometric.data import Batch
+
+        inputs, targets = zip(*items)
+        y = torch.as_tensor(np.asarray(targets, dtype=np.float32))
+        if not self.extra:
+            return Batch.from_data_list(list(inputs)), y
+        columns = list(zip(*inputs))
+        X = {"data": Batch.from_data_list(list(columns[0]))}
+        for name, values in zip(self.extra, columns[1:], strict=True):
+            X[name] = torch.as_tensor(np.stack(values), dtype=torch.float32)
+        return X, y
+
+
+class GraphInputMixin:
+    """Input checks shared by the fitted computation-graph predictors."""
+
+    def _check_fitted_graphs(self, X):
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "module_")
+        return check_graphs(X, self.input_shape, n_jobs=self.n_jobs)
+
+
+def graph_batches(graphs, device, batch_size=256):
+    """torch_geometric batches of ``graphs`` on ``device``, in order (inference)."""
+    from torch_geometric.data import Batch
+
+    for start in range(0, len(graphs), batch_size):
+        yield Batch.from_data_list(graphs[start : start + batch_size]).to(device)
+
+
+def train_stage(module, train, *, stage, seed, device, lr, max_epochs, batch_size,
+                valid=None, collate=None, criterion=nn.MSELoss, callbacks=None,
+                verbose=0, grad_clip=5.0, drop_last=False):  # fmt: skip
+    """Train ``module`` with Adam on ``train`` (a torch Dataset or ``(X, y)``);
+    with ``valid`` (a Dataset), keep the epoch of lowest validation loss (the
+    training does not stop early).
+
+    Returns the fitted skorch net.
+    """
+    net = make_net(
+        module,
+        stage=stage,
+        seed=seed,
+        device=device,
+        lr=lr,
+        max_epochs=max_epochs,
+        batch_size=batch_size,
+        criterion=criterion,
+        optimizer=torch.optim.Adam,
+        valid=valid,
+        early_stopping=(
+            None
+            if valid is None
+            else dict(monitor="valid_loss", patience=max_epochs + 1, threshold=0)
+        ),
+        grad_clip=grad_clip,
+        collate=collate,
+        drop_last=drop_last,
+        callbacks=callbacks,
+        verbose=verbose,
+        iterator_valid__batch_size=256,
+    )
+    if isinstance(train, torch.utils.data.Dataset):
+        fit_net(net, train)
+    else:
+        fit_net(net, *train)
+    return net
+
+
+def split_rows(n, fraction, rng):
+    """A seeded (validation, training) split of ``range(n)``; at least one row
+    stays for training."""
+    n_val = min(int(round(fraction * n)), n - 1)
+    order = rng.permutation(n)
+    return order[:n_val], order[n_val:]
