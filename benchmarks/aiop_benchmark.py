@@ -12,7 +12,7 @@ statistics) and the rest tested, 5 seeds:
 - ``seg@resnet``, ``seg@inception``: task 2 ground truth on unseen families.
 
 Arms: FLOPs and params (Spearman only); the plain CG predictor (k-GNN, i.e.
-``GENNAPERegressor(n_clusters=1, cl_epochs=0)``) pretrained on task 1 and fine-tuned
+``GENNAPERegressor(n_clusters=1, cl_max_epochs=0)``) pretrained on task 1 and fine-tuned
 (encoder + head) on the same 20 networks; AIO-P's base without adapters; AIO-P
 (K-Adapter, ``stand_flops``), zero-shot (weights untouched, statistics from the 20)
 and fine-tuned in each of the four modes; target-scaling ablations (none, stand,
@@ -51,7 +51,7 @@ TARGETS = {
     "seg@inception": ("seg_miou", ("inception",)),
 }
 K_SHOT = 20
-PARAMS = dict(epochs=40, adapter_epochs=40, lr=1e-3, finetune_epochs=100)
+PARAMS = dict(max_epochs=40, adapter_max_epochs=40, lr=1e-3, finetune_max_epochs=100)
 # AIO-P variants: (constructor overrides, fine-tuning modes)
 AIOP_ARMS = {
     "aiop": ({}, FINETUNE_MODES),
@@ -119,8 +119,8 @@ def run_seed(frame, graphs, seed):
 
     t0 = time.perf_counter()
     kgnn = GENNAPERegressor(
-        n_clusters=1, cl_epochs=0, epochs=PARAMS["epochs"], lr=PARAMS["lr"],
-        finetune_epochs=PARAMS["finetune_epochs"], random_state=seed,
+        n_clusters=1, cl_max_epochs=0, max_epochs=PARAMS["max_epochs"], lr=PARAMS["lr"],
+        finetune_max_epochs=PARAMS["finetune_max_epochs"], random_state=seed,
     ).fit(g_pre, acc)  # fmt: skip
     out["kgnn"] = evaluate_targets(
         frame, graphs, split,
@@ -132,7 +132,7 @@ def run_seed(frame, graphs, seed):
 
     def calibrated(model):
         """Zero-shot: weights untouched, target statistics from the 20 networks."""
-        zero = copy.deepcopy(model).set_params(finetune_epochs=0)
+        zero = copy.deepcopy(model).set_params(finetune_max_epochs=0)
         return lambda g, y: zero.fine_tune(g, y).predict
 
     def tuned(model, mode):
@@ -302,7 +302,7 @@ def main():
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
     if args.quick:
-        PARAMS.update(epochs=3, adapter_epochs=3, finetune_epochs=2)
+        PARAMS.update(max_epochs=3, adapter_max_epochs=3, finetune_max_epochs=2)
         args.seeds = "0"
     if not args.summarise:
         torch.set_num_threads(1)

@@ -42,7 +42,11 @@ from sklearn_suite.recommend import (
 
 RESULTS = Path(__file__).parent / "results"
 PARAMS = dict(
-    n_factors=32, batch_size=256, mf_epochs=100, cat_epochs=100, art_epochs=100
+    n_factors=32,
+    batch_size=256,
+    mf_max_epochs=100,
+    cat_max_epochs=100,
+    art_max_epochs=100,
 )
 KNOWLEDGE_ARMS = {
     "mf": "none",
@@ -112,8 +116,8 @@ def run_scale():
     gen_seconds = time.perf_counter() - t0
     t0 = time.perf_counter()
     model = CATARTRecommender(
-        n_factors=64, mf_epochs=10, cat_epochs=10, art_epochs=10, random_state=0,
-        verbose=1,
+        n_factors=64, mf_max_epochs=10, cat_max_epochs=10, art_max_epochs=10,
+        random_state=0, verbose=1,
     ).fit(data.train, X_valid=data.valid)  # fmt: skip
     fit_seconds = time.perf_counter() - t0
     users = data.train.loc[data.train.domain == 0, "user"].unique()

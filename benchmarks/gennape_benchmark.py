@@ -49,7 +49,7 @@ TARGETS = ["mbconv", "resnet", "inception", "nb201"]
 K_SHOTS = (20, 50)
 N_NB201 = 300
 ARMS = {
-    "kgnn": dict(cl_epochs=0, n_clusters=1),
+    "kgnn": dict(cl_max_epochs=0, n_clusters=1),
     "kgnn_cl": dict(n_clusters=1),
     "gennape": dict(n_clusters=4),
     "gennape_hard": dict(n_clusters=4, membership="hard"),
@@ -196,7 +196,7 @@ def run_speed():
     t0 = time.perf_counter()
     to_graphs(nets, data.input_shape, n_jobs=2)
     to_graphs_rate = len(nets) / (time.perf_counter() - t0)
-    model = GENNAPERegressor(cl_epochs=5, epochs=5, random_state=0).fit(
+    model = GENNAPERegressor(cl_max_epochs=5, max_epochs=5, random_state=0).fit(
         graphs[:100], data.target[:100]
     )
     many = (graphs * 10)[:3000]
@@ -342,9 +342,9 @@ def main():
         write_markdown(result)
         return
     params = (
-        dict(cl_epochs=5, epochs=10, finetune_epochs=5)
+        dict(cl_max_epochs=5, max_epochs=10, finetune_max_epochs=5)
         if args.quick
-        else dict(cl_epochs=50, epochs=100, finetune_epochs=100)
+        else dict(cl_max_epochs=50, max_epochs=100, finetune_max_epochs=100)
     )
     result = json.loads(path.read_text()) if path.exists() and not args.tag else {}
     if "transfer" in args.parts:

@@ -52,9 +52,9 @@ def _la3(device, tiny):
         return_X_y=True,
     )  # fmt: skip
     model = LabelAwareAugmenter(
-        proxy_epochs=1 if tiny else 30, n_init=2 if tiny else 20,
+        proxy_max_epochs=1 if tiny else 30, n_init=2 if tiny else 20,
         n_rounds=1 if tiny else 20, queue_size=1 if tiny else 10,
-        n_members=1 if tiny else 5, predictor_epochs=5 if tiny else 100,
+        n_members=1 if tiny else 5, predictor_max_epochs=5 if tiny else 100,
         top_k=2 if tiny else 20, device=device, random_state=0,
     )  # fmt: skip
     return model, (X, y), None, "policy ops per label"
@@ -90,8 +90,8 @@ def _gennape(device, tiny):
     graphs, y, _ = _nas_graphs(tiny)
     split = len(y) * 3 // 4
     model = GENNAPERegressor(
-        n_clusters=2, cl_epochs=1 if tiny else 20, epochs=2 if tiny else 30,
-        finetune_epochs=1, width=24 if tiny else 128, batch_size=16 if tiny else 64,
+        n_clusters=2, cl_max_epochs=1 if tiny else 20, max_epochs=2 if tiny else 30,
+        finetune_max_epochs=1, width=24 if tiny else 128, batch_size=16 if tiny else 64,
         device=device, random_state=0,
     )  # fmt: skip
     return model, (graphs[:split], y[:split]), (graphs[split:], y[split:]), "R2"
@@ -103,8 +103,8 @@ def _aiop(device, tiny):
     graphs, y, _ = _nas_graphs(tiny)
     split = len(y) * 3 // 4
     model = AIOPRegressor(
-        epochs=2 if tiny else 30, adapter_epochs=1 if tiny else 10,
-        finetune_epochs=1, width=24 if tiny else 128, batch_size=16 if tiny else 64,
+        max_epochs=2 if tiny else 30, adapter_max_epochs=1 if tiny else 10,
+        finetune_max_epochs=1, width=24 if tiny else 128, batch_size=16 if tiny else 64,
         device=device, random_state=0,
     )  # fmt: skip
     return model, (graphs[:split], y[:split]), (graphs[split:], y[split:]), "R2"
@@ -117,8 +117,8 @@ def _catart(device, tiny):
     data = make_cross_domain_interactions(n_users=300 if tiny else 5000, random_state=0)
     epochs = 1 if tiny else 20
     model = CATARTRecommender(
-        n_factors=16 if tiny else 128, mf_epochs=epochs, cat_epochs=epochs,
-        art_epochs=epochs, batch_size=256 if tiny else 4096, device=device,
+        n_factors=16 if tiny else 128, mf_max_epochs=epochs, cat_max_epochs=epochs,
+        art_max_epochs=epochs, batch_size=256 if tiny else 4096, device=device,
         random_state=0,
     )  # fmt: skip
     return model, (data.train,), (data.test,), "NDCG@10"
@@ -150,7 +150,7 @@ def _r5(device, tiny):
     test = make_kinship_stories(k=4, n=20 if tiny else 100, random_state=1)
     model = R5RuleLearner(
         n_invented=9 if tiny else 27, n_playouts=4 if tiny else 50,
-        n_epochs=1 if tiny else 2, device=device, random_state=0,
+        max_epochs=1 if tiny else 2, device=device, random_state=0,
     )  # fmt: skip
     return model, (train.X, train.y), (test.X, test.y), "accuracy (k=4)"
 

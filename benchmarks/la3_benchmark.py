@@ -109,10 +109,15 @@ class RandomPolicyAugmenter(BaseEstimator):
 def search_params(quick):
     if quick:
         return dict(
-            proxy_epochs=2, n_init=3, n_rounds=3, queue_size=3, n_members=2, top_k=5
+            proxy_max_epochs=2, n_init=3, n_rounds=3, queue_size=3, n_members=2, top_k=5
         )
     return dict(
-        proxy_epochs=10, n_init=10, n_rounds=30, queue_size=10, n_members=5, top_k=20
+        proxy_max_epochs=10,
+        n_init=10,
+        n_rounds=30,
+        queue_size=10,
+        n_members=5,
+        top_k=20,
     )
 
 

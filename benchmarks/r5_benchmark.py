@@ -40,7 +40,7 @@ RESULTS = Path(__file__).parent / "results"
 DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data"
 TEST_KS = range(2, 11)
 N_PER_K = 600
-R5_PARAMS = dict(n_invented=9, n_playouts=30, n_epochs=4, update_every=64)
+R5_PARAMS = dict(n_invented=9, n_playouts=30, max_epochs=4, update_every=64)
 TRAIN_SETS = {"23": (2, 3), "234": (2, 3, 4)}
 
 

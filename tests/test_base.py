@@ -115,24 +115,32 @@ def test_version_stamp_warns_on_mismatch(digits16):
     pickle.loads(pickle.dumps(clf))  # same version: no warning (errors are on)
 
 
-def test_best_state_keeps_the_lowest_loss_and_counts_patience():
-    from torch import nn
+def test_warmup_decay_rises_then_falls_and_pickles():
+    import pickle
 
-    from sklearn_suite.base import BestState
+    from sklearn_suite.base import warmup_decay
 
-    layer = nn.Linear(1, 1)
-    keeper = BestState(layer, patience=2, min_delta=0.1)
-    nn.init.constant_(layer.weight, 1.0)
-    assert keeper.update(1.0) is False  # improvement: state saved
-    nn.init.constant_(layer.weight, 2.0)
-    assert keeper.update(0.95) is False  # within min_delta: not an improvement
-    assert keeper.update(0.5) is False  # improvement (weight 2 saved)
-    nn.init.constant_(layer.weight, 3.0)
-    assert keeper.update(0.6) is False
-    assert keeper.update(0.7) is True  # two epochs without improvement
-    keeper.restore()
-    assert layer.weight.item() == 2.0
-    assert BestState(layer).update(5.0) is False  # no patience: never stops
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    schedule = warmup_decay(opt, total_steps=10, warmup_steps=4, final_factor=0.1)
+    rates = []
+    for _ in range(10):
+        rates.append(opt.param_groups[0]["lr"])
+        opt.step()
+        schedule.step()
+    assert rates[0] == 0.25 and max(rates) == 1.0
+    assert rates.index(1.0) == 4 and rates[-1] < 0.25 and rates[-1] > 0.1
+    assert all(a <= b for a, b in zip(rates[:4], rates[1:5]))  # warm-up
+    assert all(a >= b for a, b in zip(rates[4:], rates[5:]))  # decay
+    pickle.dumps(schedule)  # skorch keeps it in the net
+
+
+def test_hand_loop_names_the_stage_and_step_that_diverged():
+    from sklearn_suite.base import HandLoop, TrainingDivergedError
+
+    loop = HandLoop(5, "toy stage")
+    with pytest.raises(TrainingDivergedError, match="toy stage diverged at step 3"):
+        for step in loop:
+            loop.check(torch.tensor(float("nan") if step == 2 else 1.0))
 
 
 def test_fit_net_lets_keyboard_interrupt_through_and_ends_training():

@@ -25,7 +25,7 @@ X, y = make_orientation_shapes(700, size=24, random_state=0, return_X_y=True)
 X_train, X_test, y_train, y_test = train_test_split(
     X, y, test_size=0.5, stratify=y, random_state=0
 )
-search = dict(proxy_epochs=10, n_init=10, n_rounds=30, top_k=20, random_state=0)
+search = dict(proxy_max_epochs=10, n_init=10, n_rounds=30, top_k=20, random_state=0)
 augmenter = LabelAwareAugmenter(**search).fit(X_train, y_train)
 print(augmenter.search_history_.head())
 

@@ -42,7 +42,7 @@ def pick(rows):
 # -------------------------------------------------------
 # ``infuse`` freezes the base and trains a parallel GNN whose every layer reads
 # the base's layer output.
-model = AIOPRegressor(epochs=40, adapter_epochs=40, random_state=0)
+model = AIOPRegressor(max_epochs=40, adapter_max_epochs=40, random_state=0)
 model.fit(pick(source), frame.accuracy.to_numpy()[source])
 model.infuse(pick(source), frame.seg_miou_pseudo.to_numpy()[source], task="seg")
 
@@ -58,7 +58,7 @@ y = frame.kp_pck.to_numpy()
 tuned = model.fine_tune(pick(few), y[few])
 pred = tuned.predict(pick(rest))
 
-plain = GENNAPERegressor(n_clusters=1, cl_epochs=0, epochs=40, random_state=0)
+plain = GENNAPERegressor(n_clusters=1, cl_max_epochs=0, max_epochs=40, random_state=0)
 plain.fit(pick(source), frame.accuracy.to_numpy()[source])
 plain_pred = plain.fine_tune(pick(few), y[few], train_encoder=True).predict(pick(rest))
 print(

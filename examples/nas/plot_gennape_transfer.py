@@ -36,7 +36,7 @@ print(graph_summary(graphs[0])[:6])
 # -----------------------------------------
 source = data.family == "cell201"
 target = np.flatnonzero(data.family == "resnet")
-model = GENNAPERegressor(n_clusters=4, cl_epochs=20, epochs=60, random_state=0)
+model = GENNAPERegressor(n_clusters=4, cl_max_epochs=20, max_epochs=60, random_state=0)
 model.fit([g for g, s in zip(graphs, source) if s], data.target[source])
 X_target, y_target = [graphs[i] for i in target], data.target[target]
 zero_shot = model.predict(X_target)

@@ -23,7 +23,7 @@ print(train.X[0], "->", train.y[0])
 # %%
 # Learn rules
 # -----------
-r5 = R5RuleLearner(n_invented=9, n_playouts=30, n_epochs=2, random_state=0)
+r5 = R5RuleLearner(n_invented=9, n_playouts=30, max_epochs=2, random_state=0)
 r5.fit(train.X, train.y)
 print(r5.history_["self_play"])
 rules = r5.rules_.sort_values("score", ascending=False)

@@ -14,17 +14,17 @@ from sklearn_suite.datasets import make_orientation_shapes
 SETTINGS = {
     "quick": dict(
         n_samples=420, size=16, max_epochs=10,
-        search=dict(proxy_epochs=6, n_init=4, n_rounds=4, queue_size=4,
+        search=dict(proxy_max_epochs=6, n_init=4, n_rounds=4, queue_size=4,
                     n_members=2, top_k=8),
     ),
     "default": dict(
         n_samples=1050, size=24, max_epochs=20,
-        search=dict(proxy_epochs=15, n_init=20, n_rounds=40, queue_size=10,
+        search=dict(proxy_max_epochs=15, n_init=20, n_rounds=40, queue_size=10,
                     n_members=5, top_k=20),
     ),
     "full": dict(
         n_samples=2100, size=24, max_epochs=30,
-        search=dict(proxy_epochs=20, n_init=20, n_rounds=60, queue_size=10,
+        search=dict(proxy_max_epochs=20, n_init=20, n_rounds=60, queue_size=10,
                     n_members=5, top_k=20),
     ),
 }  # fmt: skip

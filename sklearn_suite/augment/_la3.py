@@ -1,17 +1,17 @@
 """LabelAwareAugmenter: LA3 label-aware augmentation policy search as a sampler."""
 
-import numbers
+from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
 import torch
 from imblearn.base import BaseSampler
 from imblearn.utils import check_target_type
-from imblearn.utils._validation import ArraysTransformer
-from sklearn.base import clone
+from sklearn.base import _fit_context, clone
 from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import LabelEncoder, label_binarize
-from sklearn.utils import check_random_state, check_scalar
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
@@ -25,7 +25,16 @@ from sklearn_suite.augment._search import (
     run_search,
     select_policy,
 )
-from sklearn_suite.base import TorchEstimatorMixin, check_images, check_seed
+from sklearn_suite.base import (
+    COMMON_CONSTRAINTS,
+    NON_NEGATIVE,
+    NON_NEGATIVE_INT,
+    POSITIVE_INT,
+    TorchEstimatorMixin,
+    check_images,
+    check_seed,
+    small_cnn_classifier,
+)
 
 
 def _to_layout(images, layout):
@@ -110,10 +119,10 @@ class LabelAwareAugmenter(TorchEstimatorMixin, BaseSampler):
     proxy : classifier, default=None
         Any classifier with ``fit``/``predict``, fitted on images in the layout of
         ``X``. None uses ``SGSConvClassifier(scaling=None)`` with
-        ``proxy_epochs`` epochs.
+        ``proxy_max_epochs`` epochs.
     search_size : float, default=0.4
         Fraction of each label held out for the search.
-    proxy_epochs : int, default=15
+    proxy_max_epochs : int, default=15
         Epochs of the default proxy.
     n_init : int, default=20
         Rounds with a random triple per label.
@@ -123,7 +132,7 @@ class LabelAwareAugmenter(TorchEstimatorMixin, BaseSampler):
         Triples queued per label each time the ensemble is retrained.
     n_members : int, default=5
         Predictors in the ensemble.
-    predictor_epochs : int, default=100
+    predictor_max_epochs : int, default=100
         Full-batch Adam epochs per predictor.
     label_aware : bool, default=True
         False removes the label from the predictor: one policy shared by all
@@ -184,8 +193,8 @@ class LabelAwareAugmenter(TorchEstimatorMixin, BaseSampler):
     >>> from sklearn_suite import LabelAwareAugmenter
     >>> from sklearn_suite.datasets import load_digit_images
     >>> X, y = load_digit_images(size=16, return_X_y=True)
-    >>> aug = LabelAwareAugmenter(proxy_epochs=2, n_init=2, n_rounds=2,
-    ...                           queue_size=2, n_members=2, predictor_epochs=10,
+    >>> aug = LabelAwareAugmenter(proxy_max_epochs=2, n_init=2, n_rounds=2,
+    ...                           queue_size=2, n_members=2, predictor_max_epochs=10,
     ...                           top_k=3, random_state=0)
     >>> X_res, y_res = aug.fit_resample(X[:200], y[:200])
     >>> X_res.shape
@@ -195,18 +204,38 @@ class LabelAwareAugmenter(TorchEstimatorMixin, BaseSampler):
     """
 
     _sampling_type = "bypass"
+    # read by imbalanced-learn's fit_resample; the bypass type leaves it as is
+    sampling_strategy = "auto"
+
+    _parameter_constraints: dict = {
+        "proxy": [HasMethods(["fit", "predict"]), None],
+        "search_size": [Interval(Real, 0, 1, closed="neither")],
+        "proxy_max_epochs": [POSITIVE_INT],
+        "n_init": [POSITIVE_INT],
+        "n_rounds": [NON_NEGATIVE_INT],
+        "queue_size": [POSITIVE_INT],
+        "n_members": [POSITIVE_INT],
+        "predictor_max_epochs": [POSITIVE_INT],
+        "label_aware": ["boolean"],
+        "top_k": [Interval(Integral, 1, len(ALL_TRIPLES), closed="both")],
+        "alpha": [NON_NEGATIVE],
+        "n_augment": [NON_NEGATIVE_INT],
+        "image_shape": [tuple, list, None],
+        "n_jobs": [Integral, None],
+        **COMMON_CONSTRAINTS,
+    }
 
     def __init__(
         self,
         *,
         proxy=None,
         search_size=0.4,
-        proxy_epochs=15,
+        proxy_max_epochs=15,
         n_init=20,
         n_rounds=60,
         queue_size=10,
         n_members=5,
-        predictor_epochs=100,
+        predictor_max_epochs=100,
         label_aware=True,
         top_k=20,
         alpha=2.5,
@@ -220,12 +249,12 @@ class LabelAwareAugmenter(TorchEstimatorMixin, BaseSampler):
     ):
         self.proxy = proxy
         self.search_size = search_size
-        self.proxy_epochs = proxy_epochs
+        self.proxy_max_epochs = proxy_max_epochs
         self.n_init = n_init
         self.n_rounds = n_rounds
         self.queue_size = queue_size
         self.n_members = n_members
-        self.predictor_epochs = predictor_epochs
+        self.predictor_max_epochs = predictor_max_epochs
         self.label_aware = label_aware
         self.top_k = top_k
         self.alpha = alpha
@@ -237,38 +266,19 @@ class LabelAwareAugmenter(TorchEstimatorMixin, BaseSampler):
         self.verbose = verbose
         self.random_state = random_state
 
-    def _check_params(self):
-        for name in (
-            "proxy_epochs",
-            "n_init",
-            "queue_size",
-            "n_members",
-            "predictor_epochs",
-            "top_k",
-        ):
-            check_scalar(getattr(self, name), name, numbers.Integral, min_val=1)
-        for name in ("n_rounds", "n_augment"):
-            check_scalar(getattr(self, name), name, numbers.Integral, min_val=0)
-        check_scalar(self.alpha, "alpha", numbers.Real, min_val=0)
-        check_scalar(
-            self.search_size,
-            "search_size",
-            numbers.Real,
-            min_val=0,
-            max_val=1,
-            include_boundaries="neither",
-        )
-        if self.top_k > len(ALL_TRIPLES):
-            raise ValueError(f"top_k must be <= {len(ALL_TRIPLES)}; got {self.top_k}.")
-
-    def _validate(self, X, y):
+    def _check_X_y(self, X, y, accept_sparse=None):
+        """imbalanced-learn's input check, for images in any of their layouts;
+        the raw input is kept for ``_fit_resample`` so the originals come back
+        exactly as given."""
         check_classification_targets(y)
         # one-vs-all indicator targets become labels, as in imbalanced-learn
-        y, self._binarize_y = check_target_type(y, indicate_one_vs_all=True)
+        y, binarize_y = check_target_type(y, indicate_one_vs_all=True)
         images, y = check_images(self, X, y, image_shape=self.image_shape, reset=True)
         self._layout = _layout_of(X)
-        return images, y
+        self._raw_X = np.asarray(X)
+        return images, y, binarize_y
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Run the policy search (stages 0-2).
 
@@ -282,10 +292,27 @@ class LabelAwareAugmenter(TorchEstimatorMixin, BaseSampler):
         -------
         self : LabelAwareAugmenter
         """
-        self._check_params()
-        images, y = self._validate(X, y)
+        images, y, _ = self._check_X_y(X, y)
+        del self._raw_X
         self._search(images, y)
         return self
+
+    def _fit_resample(self, X, y):
+        """Search the policy on the validated images ``X`` (imbalanced-learn's
+        ``fit_resample`` validates and converts the layout back), then return
+        the originals plus ``n_augment`` augmented copies of every sample."""
+        originals = self._raw_X
+        del self._raw_X
+        self._search(X, y)
+        rng = check_random_state(check_seed(self.random_state))
+        copies = [
+            _to_layout(self._augment_images(X, y, rng), self._layout)
+            for _ in range(self.n_augment)
+        ]
+        return (
+            np.concatenate([originals, *copies]),
+            np.concatenate([y] * (1 + self.n_augment)),
+        )
 
     def _search(self, images, y):
         encoder = LabelEncoder().fit(y)
@@ -311,11 +338,8 @@ class LabelAwareAugmenter(TorchEstimatorMixin, BaseSampler):
         )
         to_layout = _Layout(self._layout)
         if self.proxy is None:
-            from sklearn_suite import SGSConvClassifier  # the library's small CNN
-
-            proxy = SGSConvClassifier(
-                scaling=None,
-                max_epochs=self.proxy_epochs,
+            proxy = small_cnn_classifier(
+                max_epochs=self.proxy_max_epochs,
                 device=self.device,
                 image_shape=self.image_shape_ if self._layout[0] == 2 else None,
                 callbacks=self.callbacks,
@@ -347,7 +371,7 @@ class LabelAwareAugmenter(TorchEstimatorMixin, BaseSampler):
             queue_size=self.queue_size,
             n_members=self.n_members,
             label_aware=self.label_aware,
-            predictor_epochs=self.predictor_epochs,
+            predictor_max_epochs=self.predictor_max_epochs,
             n_jobs=self.n_jobs,
             seed=seed,
             progress=progress,
@@ -361,7 +385,7 @@ class LabelAwareAugmenter(TorchEstimatorMixin, BaseSampler):
             n_classes=n_classes,
             n_members=self.n_members,
             label_aware=self.label_aware,
-            epochs=self.predictor_epochs,
+            epochs=self.predictor_max_epochs,
             seed=seed,
             callbacks=self.callbacks,
         )
@@ -437,40 +461,6 @@ class LabelAwareAugmenter(TorchEstimatorMixin, BaseSampler):
         check_is_fitted(self)
         images, y = check_images(self, X, y, reset=False)
         return _to_layout(self._augment_images(images, y, random_state), _layout_of(X))
-
-    def fit_resample(self, X, y):
-        """Search the policy, then return the originals plus ``n_augment``
-        augmented copies of every sample.
-
-        Parameters
-        ----------
-        X : array-like of shape (n, H, W), (n, C, H, W) or (n, C*H*W)
-        y : array-like of shape (n,)
-
-        Returns
-        -------
-        X_resampled : ndarray or DataFrame of shape (n * (1 + n_augment), ...)
-            Same layout and dtype as ``X``.
-        y_resampled : ndarray of shape (n * (1 + n_augment),)
-        """
-        self._check_params()
-        # gives results back as lists, DataFrames or Series when that came in
-        arrays = ArraysTransformer(X, y)
-        images, y_checked = self._validate(X, y)
-        self._search(images, y_checked)
-        rng = check_random_state(check_seed(self.random_state))
-        copies = [
-            _to_layout(self._augment_images(images, y_checked, rng), self._layout)
-            for _ in range(self.n_augment)
-        ]
-        X_res = np.concatenate([np.asarray(X), *copies])
-        y_res = np.concatenate([y_checked] * (1 + self.n_augment))
-        if self._binarize_y:
-            y_res = label_binarize(y_res, classes=self.classes_)
-        return arrays.transform(X_res, y_res)
-
-    def _fit_resample(self, X, y):
-        return self.fit_resample(X, y)
 
     def export_policy(self, path):
         """Write ``policy_`` to a JSON file (see :func:`load_policy`)."""

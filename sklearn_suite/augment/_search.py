@@ -154,7 +154,7 @@ def run_search(
     queue_size,
     n_members,
     label_aware,
-    predictor_epochs,
+    predictor_max_epochs,
     n_jobs,
     seed,
     progress=None,
@@ -188,7 +188,7 @@ def run_search(
             n_classes=n_classes,
             n_members=n_members,
             label_aware=label_aware,
-            epochs=predictor_epochs,
+            epochs=predictor_max_epochs,
             seed=int(rng.randint(2**31 - 1)),
             callbacks=callbacks,
         )

@@ -23,11 +23,28 @@ from sklearn_suite.base._engine import (
     TrainingDivergedError,
     fit_net,
     make_net,
+    small_cnn_classifier,
     warmup_decay,
+)
+from sklearn_suite.base._params import (
+    COMMON_CONSTRAINTS,
+    FRACTION,
+    NON_NEGATIVE,
+    NON_NEGATIVE_INT,
+    POSITIVE,
+    POSITIVE_INT,
+    PROBABILITY,
 )
 from sklearn_suite.base._persistence import TorchEstimatorMixin
 
 __all__ = [
+    "COMMON_CONSTRAINTS",
+    "FRACTION",
+    "NON_NEGATIVE",
+    "NON_NEGATIVE_INT",
+    "POSITIVE",
+    "POSITIVE_INT",
+    "PROBABILITY",
     "ArrayCollate",
     "ArrayDataset",
     "DivergenceGuard",
@@ -43,6 +60,7 @@ __all__ = [
     "check_seed",
     "fit_net",
     "make_net",
+    "small_cnn_classifier",
     "torch_seeded",
     "warmup_decay",
 ]

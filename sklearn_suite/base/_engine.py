@@ -31,6 +31,7 @@ __all__ = [
     "TrainingDivergedError",
     "fit_net",
     "make_net",
+    "small_cnn_classifier",
     "warmup_decay",
 ]
 
@@ -480,3 +481,24 @@ def _stopped_early(net):
         isinstance(cb, EarlyStopping) and getattr(cb, "misses_", 0) >= cb.patience
         for _, cb in net.callbacks_
     )
+
+
+def small_cnn_classifier(**params):
+    """The library's small CNN image classifier, trained plainly: an
+    :class:`~sklearn_suite.SGSConvClassifier` with ``scaling=None``.
+
+    A factory here so that methods needing a default image classifier (LA3's
+    proxy) do not import a sibling method's package.
+
+    Parameters
+    ----------
+    **params
+        Parameters of ``SGSConvClassifier``.
+
+    Returns
+    -------
+    classifier : SGSConvClassifier
+    """
+    from sklearn_suite.conv import SGSConvClassifier
+
+    return SGSConvClassifier(**{"scaling": None, **params})

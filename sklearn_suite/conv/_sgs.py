@@ -1,13 +1,12 @@
 """SGSConvClassifier: a conv-net classifier trained with spatial gradient scaling."""
 
 import inspect
-import numbers
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils import check_scalar
+from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNetClassifier
@@ -15,6 +14,11 @@ from skorch.callbacks import LRScheduler
 from torch import nn
 
 from sklearn_suite.base import (
+    COMMON_CONSTRAINTS,
+    NON_NEGATIVE,
+    POSITIVE,
+    POSITIVE_INT,
+    PROBABILITY,
     TorchEstimatorMixin,
     check_device,
     check_images,
@@ -43,9 +47,6 @@ class _AugmentingCollate:
         y = np.array([int(t) for _, t in items], dtype=np.int64)
         X = self.augmenter.augment(X, self.classes[y], random_state=self.rng)
         return torch.from_numpy(np.ascontiguousarray(X)), torch.from_numpy(y)
-
-
-_SCALINGS = ("mi", "branch", None)
 
 
 class SGSConvClassifier(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
@@ -107,6 +108,10 @@ class SGSConvClassifier(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         ``(C, H, W)`` of the images when ``X`` is 2-D; one entry may be -1 and is
         inferred as in ``numpy.reshape`` (``(1, 1, -1)`` reads each row as a
         one-row image). None infers a square single-channel image.
+    warm_start : bool, default=False
+        When fitted already, ``fit`` continues training the fitted net for
+        ``max_epochs`` more epochs (same classes and image shape) instead of
+        starting anew.
     callbacks : list of skorch callbacks, default=None
         Extra callbacks of the training net (e.g. ``Checkpoint``); they see every
         epoch.
@@ -160,6 +165,29 @@ class SGSConvClassifier(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
     ['features.0', 'features.3']
     """
 
+    _parameter_constraints: dict = {
+        "module": [StrOptions(set(_BUILTIN_MODULES)), type],
+        "widths": [tuple, list],
+        "module_params": [dict, None],
+        "scaling": [StrOptions({"mi", "branch"}), None],
+        "k": [POSITIVE],
+        "update_every": [POSITIVE_INT],
+        "n_batches": [POSITIVE_INT],
+        "diag_removal": ["boolean"],
+        "branches": [tuple, list],
+        "branch_alphas": [tuple, list, None],
+        "max_epochs": [POSITIVE_INT],
+        "batch_size": [POSITIVE_INT],
+        "lr": [POSITIVE],
+        "momentum": [PROBABILITY],
+        "weight_decay": [NON_NEGATIVE],
+        "lr_schedule": [StrOptions({"cosine"}), None],
+        "augmenter": [HasMethods(["fit", "augment"]), None],
+        "image_shape": [tuple, list, None],
+        "warm_start": ["boolean"],
+        **COMMON_CONSTRAINTS,
+    }
+
     def __init__(
         self,
         *,
@@ -181,6 +209,7 @@ class SGSConvClassifier(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         lr_schedule="cosine",
         augmenter=None,
         image_shape=None,
+        warm_start=False,
         callbacks=None,
         device="cpu",
         verbose=0,
@@ -204,28 +233,11 @@ class SGSConvClassifier(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.lr_schedule = lr_schedule
         self.augmenter = augmenter
         self.image_shape = image_shape
+        self.warm_start = warm_start
         self.callbacks = callbacks
         self.device = device
         self.verbose = verbose
         self.random_state = random_state
-
-    def _check_params(self):
-        if self.scaling not in _SCALINGS:
-            raise ValueError(
-                f"scaling must be one of {_SCALINGS}; got {self.scaling!r}."
-            )
-        if self.lr_schedule not in ("cosine", None):
-            raise ValueError(
-                f"lr_schedule must be 'cosine' or None; got {self.lr_schedule!r}."
-            )
-        for name in ("max_epochs", "batch_size", "update_every", "n_batches"):
-            check_scalar(getattr(self, name), name, numbers.Integral, min_val=1)
-        check_scalar(self.k, "k", numbers.Real, min_val=0, include_boundaries="neither")
-        check_scalar(
-            self.lr, "lr", numbers.Real, min_val=0, include_boundaries="neither"
-        )
-        check_scalar(self.momentum, "momentum", numbers.Real, min_val=0, max_val=1)
-        check_scalar(self.weight_decay, "weight_decay", numbers.Real, min_val=0)
 
     def _module_spec(self, n_channels, n_classes):
         params = dict(self.module_params or {})
@@ -250,8 +262,9 @@ class SGSConvClassifier(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
                 params.setdefault(key, value)
         return cls, params
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
-        """Train the network.
+        """Train the network (or, with ``warm_start=True``, continue training it).
 
         Parameters
         ----------
@@ -264,7 +277,7 @@ class SGSConvClassifier(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         -------
         self : SGSConvClassifier
         """
-        self._check_params()
+        previous = self._warm_start_state()
         X, y = check_images(self, X, y, image_shape=self.image_shape, reset=True)
         check_classification_targets(y)
         encoder = LabelEncoder().fit(y)
@@ -303,11 +316,6 @@ class SGSConvClassifier(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
             )
         iterator_params = {}
         if self.augmenter is not None:
-            if not hasattr(self.augmenter, "augment"):
-                raise TypeError(
-                    "augmenter must have an augment(X, y, random_state) method; got "
-                    f"{type(self.augmenter).__name__}."
-                )
             self.augmenter_ = clone(self.augmenter).fit(X, encoder.classes_[y_enc])
             # training batches only: prediction never augments
             iterator_params["iterator_train__collate_fn"] = _AugmentingCollate(
@@ -315,27 +323,30 @@ class SGSConvClassifier(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
             )
 
         with torch_seeded(seed, device):
-            net = make_net(
-                module,
-                module_params=module_params,
-                stage="SGSConvClassifier",
-                seed=seed,
-                device=device,
-                lr=self.lr,
-                max_epochs=self.max_epochs,
-                batch_size=self.batch_size,
-                criterion=nn.CrossEntropyLoss,
-                optimizer=torch.optim.SGD,
-                optimizer_params={"momentum": self.momentum},
-                weight_decay=self.weight_decay,
-                # BatchNorm cannot train on a last batch of one image
-                drop_last=len(X) % self.batch_size == 1,
-                stage_callbacks=callbacks,
-                callbacks=self.callbacks,
-                verbose=self.verbose,
-                net_class=NeuralNetClassifier,
-                **iterator_params,
-            )
+            if previous is not None:
+                net = self._continue(previous, encoder.classes_, X.shape[1:])
+            else:
+                net = make_net(
+                    module,
+                    module_params=module_params,
+                    stage="SGSConvClassifier",
+                    seed=seed,
+                    device=device,
+                    lr=self.lr,
+                    max_epochs=self.max_epochs,
+                    batch_size=self.batch_size,
+                    criterion=nn.CrossEntropyLoss,
+                    optimizer=torch.optim.SGD,
+                    optimizer_params={"momentum": self.momentum},
+                    weight_decay=self.weight_decay,
+                    # BatchNorm cannot train on a last batch of one image
+                    drop_last=len(X) % self.batch_size == 1,
+                    stage_callbacks=callbacks,
+                    callbacks=self.callbacks,
+                    verbose=self.verbose,
+                    net_class=NeuralNetClassifier,
+                    **iterator_params,
+                )
             fit_net(net, X, y_enc)
 
         # assigned only now, so an interrupted fit leaves the estimator as it was
@@ -346,6 +357,26 @@ class SGSConvClassifier(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.scalings_ = sgs.scalings_ if sgs is not None else {}
         self.scalings_history_ = sgs.history_ if sgs is not None else []
         return self
+
+    def _warm_start_state(self):
+        """With ``warm_start=True`` and a fitted net: what it was fitted on."""
+        if not self.warm_start or not hasattr(self, "net_"):
+            return None
+        return self.net_, self.classes_, tuple(self.image_shape_)
+
+    def _continue(self, previous, classes, image_shape):
+        """The fitted net, set to train ``max_epochs`` more epochs on data of the
+        same classes and image shape."""
+        net, old_classes, old_shape = previous
+        if list(classes) != list(old_classes) or tuple(image_shape) != old_shape:
+            raise ValueError(
+                "warm_start=True continues the fitted net, which needs the same "
+                f"classes and image shape; fitted on {list(old_classes)} and "
+                f"{old_shape}, got {list(classes)} and {tuple(image_shape)}. Set "
+                "warm_start=False to train a new net."
+            )
+        net.set_params(max_epochs=self.max_epochs, warm_start=True)
+        return net
 
     def predict_proba(self, X):
         """Class probabilities.

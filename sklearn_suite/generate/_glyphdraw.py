@@ -6,12 +6,24 @@ the UNet sees (``_conditions``), training (``_training``) and sampling
 (``_sampling``)."""
 
 import copy
+import os
+from numbers import Real
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
-from sklearn_suite.base import TorchEstimatorMixin, check_device, check_seed
+from sklearn_suite.base import (
+    COMMON_CONSTRAINTS,
+    NON_NEGATIVE,
+    POSITIVE,
+    POSITIVE_INT,
+    PROBABILITY,
+    TorchEstimatorMixin,
+    check_device,
+    check_seed,
+)
 from sklearn_suite.datasets._glyph_scenes import find_cjk_font
 from sklearn_suite.generate._conditions import GlyphConditions
 from sklearn_suite.generate._diffusion import PREDICTION_TYPES
@@ -95,8 +107,8 @@ class GlyphDrawGenerator(
     mask_steps : int, default=300
         Optimiser steps of the mask predictor.
     batch_size : int, default=32
-    base_learning_rate : float, default=1e-3
-    learning_rate : float, default=1e-3
+    base_lr : float, default=1e-3
+    lr : float, default=1e-3
         GlyphDraw-stage AdamW learning rate (after 100 warm-up steps, decayed
         linearly); the paper's 4e-5 suits a pretrained billion-parameter model.
     weight_decay : float, default=0.1
@@ -184,6 +196,7 @@ class GlyphDrawGenerator(
 
     def __init__(
         self,
+        *,
         stage="glyphdraw",
         base_model=None,
         unet_channels=(16, 32, 64),
@@ -201,8 +214,8 @@ class GlyphDrawGenerator(
         fit_mask_predictor=False,
         mask_steps=300,
         batch_size=32,
-        base_learning_rate=1e-3,
-        learning_rate=1e-3,
+        base_lr=1e-3,
+        lr=1e-3,
         weight_decay=0.1,
         ema_decay=0.995,
         caption_dropout=0.1,
@@ -234,8 +247,8 @@ class GlyphDrawGenerator(
         self.fit_mask_predictor = fit_mask_predictor
         self.mask_steps = mask_steps
         self.batch_size = batch_size
-        self.base_learning_rate = base_learning_rate
-        self.learning_rate = learning_rate
+        self.base_lr = base_lr
+        self.lr = lr
         self.weight_decay = weight_decay
         self.ema_decay = ema_decay
         self.caption_dropout = caption_dropout
@@ -250,27 +263,45 @@ class GlyphDrawGenerator(
         self.verbose = verbose
         self.random_state = random_state
 
+    _parameter_constraints: dict = {
+        "stage": [StrOptions(set(_STAGES))],
+        "base_model": [HasMethods(["predict"]), None],
+        "unet_channels": [tuple, list],
+        "context_dim": [POSITIVE_INT],
+        "caption_layers": [POSITIVE_INT],
+        "fusion_layers": [POSITIVE_INT],
+        "glyph_channels": ["boolean"],
+        "glyph_tokens": ["boolean"],
+        "trainable": [StrOptions(set(_TRAINABLE))],
+        "no_text_fraction": [Interval(Real, 0, 1, closed="left")],
+        "text_loss_weight": [POSITIVE],
+        "condition_dropout": [tuple, list],
+        "base_steps": [POSITIVE_INT],
+        "glyph_steps": [POSITIVE_INT],
+        "fit_mask_predictor": ["boolean"],
+        "mask_steps": [POSITIVE_INT],
+        "batch_size": [POSITIVE_INT],
+        "base_lr": [POSITIVE],
+        "lr": [POSITIVE],
+        "weight_decay": [NON_NEGATIVE],
+        "ema_decay": [Interval(Real, 0, 1, closed="neither"), None],
+        "caption_dropout": [PROBABILITY],
+        "prediction_type": [StrOptions(set(PREDICTION_TYPES))],
+        "num_inference_steps": [POSITIVE_INT],
+        "guidance_text": [NON_NEGATIVE],
+        "guidance_image": [NON_NEGATIVE],
+        "ocr_model": [HasMethods(["fit", "read"]), None],
+        "font_path": [str, os.PathLike, None],
+        **COMMON_CONSTRAINTS,
+    }
+
     def _check_params(self):
-        if self.stage not in _STAGES:
-            raise ValueError(f"stage must be one of {_STAGES}, got {self.stage!r}.")
-        if self.trainable not in _TRAINABLE:
-            raise ValueError(
-                f"trainable must be one of {_TRAINABLE}, got {self.trainable!r}."
-            )
-        if not 0.0 <= self.no_text_fraction < 1.0:
-            raise ValueError(
-                f"no_text_fraction must be in [0, 1), got {self.no_text_fraction!r}."
-            )
-        probs = tuple(self.condition_dropout)
-        if len(probs) != 3 or min(probs) < 0 or sum(probs) > 1:
+        """What the declared constraints cannot say."""
+        probs = np.asarray(self.condition_dropout, dtype=float)
+        if probs.shape != (3,) or not np.all(probs >= 0) or probs.sum() > 1:
             raise ValueError(
                 "condition_dropout must be 3 non-negative probabilities summing to at "
                 f"most 1, got {self.condition_dropout!r}."
-            )
-        if self.prediction_type not in PREDICTION_TYPES:
-            raise ValueError(
-                f"prediction_type must be one of {PREDICTION_TYPES}, "
-                f"got {self.prediction_type!r}."
             )
         if len(self.unet_channels) < 2:
             raise ValueError(
@@ -282,6 +313,7 @@ class GlyphDrawGenerator(
         ):
             raise TypeError("base_model must be a fitted GlyphDrawGenerator or None.")
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Pretrain the base model (unless given), then run the GlyphDraw stage.
 

@@ -136,7 +136,7 @@ class GlyphDrawTraining:
                 self._batches(self.base_steps, [(pool, 1.0)], rng),
                 "base",
                 self.base_steps,
-                self.base_learning_rate,
+                self.base_lr,
                 weight_decay=0.01,
             )
         return base
@@ -258,7 +258,7 @@ class GlyphDrawTraining:
                 self._batches(self.glyph_steps, pools, rng),
                 "glyphdraw",
                 self.glyph_steps,
-                self.learning_rate,
+                self.lr,
                 weight_decay=self.weight_decay,
             )
         self.unet_.requires_grad_(False).eval()

@@ -2,16 +2,22 @@
 other tasks' knowledge through K-Adapters, transferred to unseen tasks."""
 
 import copy
-import numbers
+from numbers import Integral
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin
-from sklearn.utils import check_random_state, check_scalar
+from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin, _fit_context
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from sklearn_suite.base import (
+    COMMON_CONSTRAINTS,
+    FRACTION,
+    NON_NEGATIVE_INT,
+    POSITIVE,
+    POSITIVE_INT,
     ItemDataset,
     TorchEstimatorMixin,
     check_device,
@@ -114,9 +120,9 @@ class AIOPRegressor(
         FLOPs unit of ``"stand_flops"`` (1e9: GFLOPs, as AIO-P). For networks of a
         few MFLOPs the factor is ~1 and ``"stand_flops"`` is ``"stand"``; 1e6 keeps
         the FLOPs term informative at that scale.
-    epochs : int, default=40
+    max_epochs : int, default=40
         Pretraining epochs of the base.
-    adapter_epochs : int, default=40
+    adapter_max_epochs : int, default=40
         Training epochs of each K-Adapter in :meth:`infuse`.
     lr : float, default=1e-3
         Adam learning rate of pretraining and infusion.
@@ -130,7 +136,7 @@ class AIOPRegressor(
         Parameters :meth:`fine_tune` trains (AIO-P's ``ft_adapter`` 0-3): the
         regression heads (the adapters' heads, or the base head without adapters),
         plus the base GNN layers and/or the adapter GNN layers.
-    finetune_epochs : int, default=100
+    finetune_max_epochs : int, default=100
         Epochs of :meth:`fine_tune`.
     finetune_lr : float, default=1e-4
         Adam learning rate of :meth:`fine_tune`.
@@ -177,7 +183,7 @@ class AIOPRegressor(
     ...         for c in (4, 8, 16) for k in (1, 3, 5)]
     >>> accuracy = [60 + 2 * i for i in range(9)]
     >>> seg_pseudo = [40 + i for i in range(9)]
-    >>> model = AIOPRegressor(epochs=2, adapter_epochs=2, random_state=0)
+    >>> model = AIOPRegressor(max_epochs=2, adapter_max_epochs=2, random_state=0)
     >>> model = model.fit(nets, accuracy).infuse(nets, seg_pseudo, task="seg")
     >>> tuned = model.fine_tune(nets[:4], [70, 71, 73, 72])
     >>> tuned.predict(nets).shape, model.tasks_
@@ -191,15 +197,16 @@ class AIOPRegressor(
 
     def __init__(
         self,
+        *,
         target_transform="stand_flops",
         flops_unit=1e9,
-        epochs=40,
-        adapter_epochs=40,
+        max_epochs=40,
+        adapter_max_epochs=40,
         lr=1e-3,
         batch_size=32,
         validation_fraction=0.1,
         finetune_mode="heads",
-        finetune_epochs=100,
+        finetune_max_epochs=100,
         finetune_lr=1e-4,
         finetune_batch_size=1,
         width=32,
@@ -213,13 +220,13 @@ class AIOPRegressor(
     ):
         self.target_transform = target_transform
         self.flops_unit = flops_unit
-        self.epochs = epochs
-        self.adapter_epochs = adapter_epochs
+        self.max_epochs = max_epochs
+        self.adapter_max_epochs = adapter_max_epochs
         self.lr = lr
         self.batch_size = batch_size
         self.validation_fraction = validation_fraction
         self.finetune_mode = finetune_mode
-        self.finetune_epochs = finetune_epochs
+        self.finetune_max_epochs = finetune_max_epochs
         self.finetune_lr = finetune_lr
         self.finetune_batch_size = finetune_batch_size
         self.width = width
@@ -232,42 +239,24 @@ class AIOPRegressor(
         self.verbose = verbose
 
     # ------------------------------------------------------------------ checks
-    def _validate_params(self):
-        if self.target_transform not in TARGET_TRANSFORMS:
-            raise ValueError(
-                f"target_transform must be one of {TARGET_TRANSFORMS}; got "
-                f"{self.target_transform!r}."
-            )
-        if self.finetune_mode not in FINETUNE_MODES:
-            raise ValueError(
-                f"finetune_mode must be one of {FINETUNE_MODES}; got "
-                f"{self.finetune_mode!r}."
-            )
-        check_scalar(
-            self.flops_unit,
-            "flops_unit",
-            numbers.Real,
-            min_val=0,
-            include_boundaries="neither",
-        )
-        check_scalar(self.epochs, "epochs", numbers.Integral, min_val=1)
-        check_scalar(self.adapter_epochs, "adapter_epochs", numbers.Integral, min_val=1)
-        check_scalar(
-            self.finetune_epochs, "finetune_epochs", numbers.Integral, min_val=0
-        )
-        check_scalar(self.batch_size, "batch_size", numbers.Integral, min_val=1)
-        check_scalar(
-            self.finetune_batch_size, "finetune_batch_size", numbers.Integral, min_val=1
-        )
-        check_scalar(
-            self.validation_fraction,
-            "validation_fraction",
-            numbers.Real,
-            min_val=0,
-            max_val=1,
-            include_boundaries="left",
-        )
-        return check_device(self.device)
+    _parameter_constraints: dict = {
+        "target_transform": [StrOptions(set(TARGET_TRANSFORMS))],
+        "flops_unit": [POSITIVE],
+        "max_epochs": [POSITIVE_INT],
+        "adapter_max_epochs": [POSITIVE_INT],
+        "lr": [POSITIVE],
+        "batch_size": [POSITIVE_INT],
+        "validation_fraction": [FRACTION],
+        "finetune_mode": [StrOptions(set(FINETUNE_MODES))],
+        "finetune_max_epochs": [NON_NEGATIVE_INT],
+        "finetune_lr": [POSITIVE],
+        "finetune_batch_size": [POSITIVE_INT],
+        "width": [Interval(Integral, 24, None, closed="left")],
+        "n_layers": [POSITIVE_INT],
+        "input_shape": [tuple, list],
+        "n_jobs": [Integral, None],
+        **COMMON_CONSTRAINTS,
+    }
 
     def _labelled(self, X, y, flops, name="X"):
         graphs = check_graphs(X, self.input_shape, name, self.n_jobs)
@@ -333,6 +322,7 @@ class AIOPRegressor(
         self.history_[stage] = net.history
         model.eval().cpu()
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, flops=None):
         """Pretrain the base predictor on one task (classification accuracy).
 
@@ -350,7 +340,7 @@ class AIOPRegressor(
         -------
         self : AIOPRegressor
         """
-        device = self._validate_params()
+        device = check_device(self.device)
         graphs, y, flops = self._labelled(X, y, flops)
         if len(graphs) < 2:
             raise ValueError("fit needs at least 2 labelled networks.")
@@ -365,7 +355,7 @@ class AIOPRegressor(
                 *self.module_.head.parameters(),
             ]
             self._train(
-                graphs, target, params, self.epochs, self.lr, self.batch_size,
+                graphs, target, params, self.max_epochs, self.lr, self.batch_size,
                 self.validation_fraction, self._seed, "pretrain",
             )  # fmt: skip
         return self
@@ -374,7 +364,7 @@ class AIOPRegressor(
         """Add one K-Adapter trained on another task's labels; the base is frozen.
 
         The adapter (a GNN reading the base's per-layer node states, with its own
-        head) is trained for ``adapter_epochs`` on ``y``, scaled with statistics of
+        head) is trained for ``adapter_max_epochs`` on ``y``, scaled with statistics of
         ``y`` itself. Afterwards :meth:`predict` averages every adapter's
         prediction and returns values in ``task``'s units.
 
@@ -392,7 +382,7 @@ class AIOPRegressor(
         self : AIOPRegressor
         """
         check_is_fitted(self, "module_")
-        device = self._validate_params()
+        device = check_device(self.device)
         if not isinstance(task, str) or not task:
             raise ValueError(f"task must be a non-empty str; got {task!r}.")
         if task in self.tasks_:
@@ -405,7 +395,7 @@ class AIOPRegressor(
             self.module_.adapters.append(adapter)
             self.tasks_.append(task)
             self._train(
-                graphs, target, list(adapter.parameters()), self.adapter_epochs,
+                graphs, target, list(adapter.parameters()), self.adapter_max_epochs,
                 self.lr, self.batch_size, self.validation_fraction, seed,
                 f"infuse:{task}", adapter=len(self.tasks_) - 1,
             )  # fmt: skip
@@ -429,7 +419,7 @@ class AIOPRegressor(
 
         The copy's target statistics come from these samples only (AIO-P's k
         fine-tuning samples); then the parameters of ``mode`` train for
-        ``finetune_epochs`` epochs (0 only recalibrates the statistics: the
+        ``finetune_max_epochs`` epochs (0 only recalibrates the statistics: the
         zero-shot predictor in the task's units). This estimator is not modified.
 
         Parameters
@@ -447,7 +437,7 @@ class AIOPRegressor(
             A new fitted estimator whose ``task_`` is ``"fine-tuned"``.
         """
         check_is_fitted(self, "module_")
-        device = self._validate_params()
+        device = check_device(self.device)
         mode = self.finetune_mode if mode is None else mode
         if mode not in FINETUNE_MODES:
             raise ValueError(f"mode must be one of {FINETUNE_MODES}; got {mode!r}.")
@@ -455,11 +445,11 @@ class AIOPRegressor(
         tuned = copy.deepcopy(self)
         tuned.history_ = dict(self.history_)
         target = tuned._set_task("fine-tuned", y, flops)
-        if self.finetune_epochs:
+        if self.finetune_max_epochs:
             with torch_seeded(self._seed, device):
                 tuned._train(
                     graphs, target, tuned._finetune_params(mode),
-                    self.finetune_epochs, self.finetune_lr,
+                    self.finetune_max_epochs, self.finetune_lr,
                     self.finetune_batch_size, 0.0, self._seed, "fine_tune",
                 )  # fmt: skip
         return tuned

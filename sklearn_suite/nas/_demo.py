@@ -13,15 +13,17 @@ from sklearn_suite.nas._plot import plot_predicted_vs_true
 
 # networks per family (None: all), contrastive and regression epochs
 GENNAPE_SETTINGS = {
-    "quick": dict(per_family=60, cl_epochs=10, epochs=30),
-    "default": dict(per_family=None, cl_epochs=50, epochs=100),
-    "full": dict(per_family=None, cl_epochs=100, epochs=200),
+    "quick": dict(per_family=60, cl_max_epochs=10, max_epochs=30),
+    "default": dict(per_family=None, cl_max_epochs=50, max_epochs=100),
+    "full": dict(per_family=None, cl_max_epochs=100, max_epochs=200),
 }
 # networks per family (None: all); AIO-P's epochs (None: the defaults)
 AIOP_SETTINGS = {
-    "quick": dict(per_family=50, adapter_epochs=10, epochs=10, finetune_epochs=10),
-    "default": dict(per_family=None, adapter_epochs=40),
-    "full": dict(per_family=None, adapter_epochs=80, epochs=80),
+    "quick": dict(
+        per_family=50, adapter_max_epochs=10, max_epochs=10, finetune_max_epochs=10
+    ),
+    "default": dict(per_family=None, adapter_max_epochs=40),
+    "full": dict(per_family=None, adapter_max_epochs=80, max_epochs=80),
 }
 
 
@@ -47,8 +49,8 @@ def run_demo(output_dir, *, preset="default", random_state=0, verbose=0):
     y, family, flops = np.array(y), np.array(family), np.array(flops)
     source = family == "cell201"
     model = GENNAPERegressor(
-        cl_epochs=config["cl_epochs"],
-        epochs=config["epochs"],
+        cl_max_epochs=config["cl_max_epochs"],
+        max_epochs=config["max_epochs"],
         random_state=random_state,
         verbose=verbose,
     ).fit([g for g, s in zip(graphs, source) if s], y[source])
@@ -110,21 +112,21 @@ def run_aiop_demo(output_dir, *, preset="default", random_state=0, verbose=0):
             used, to_graphs([data.build(data.specs[i]) for i in used], data.input_shape)
         )
     )
-    epochs = {k: v for k, v in config.items() if k != "adapter_epochs"}
+    epochs = {k: v for k, v in config.items() if k != "adapter_max_epochs"}
 
     def pick(idx):
         return [graphs[i] for i in idx]
 
     acc = frame["accuracy"].to_numpy()
     aiop = AIOPRegressor(
-        adapter_epochs=config["adapter_epochs"],
+        adapter_max_epochs=config["adapter_max_epochs"],
         random_state=random_state,
         verbose=verbose,
         **epochs,
     ).fit(pick(pre), acc[pre])
     aiop.infuse(pick(pre), frame["seg_miou_pseudo"].to_numpy()[pre], task="seg")
     plain = GENNAPERegressor(
-        n_clusters=1, cl_epochs=0, random_state=random_state, **epochs
+        n_clusters=1, cl_max_epochs=0, random_state=random_state, **epochs
     ).fit(pick(pre), acc[pre])
     y = frame["kp_pck"].to_numpy()
     ours, base, truth, pred, groups = [], [], [], [], []

@@ -2,15 +2,22 @@
 heads."""
 
 import copy
-import numbers
+from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin
-from sklearn.utils import check_random_state, check_scalar
+from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin, _fit_context
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
 from skorch.dataset import Dataset
 
 from sklearn_suite.base import (
+    COMMON_CONSTRAINTS,
+    FRACTION,
+    NON_NEGATIVE_INT,
+    POSITIVE,
+    POSITIVE_INT,
+    PROBABILITY,
     ItemDataset,
     TorchEstimatorMixin,
     check_device,
@@ -59,7 +66,7 @@ class GENNAPERegressor(
     membership : {"soft", "hard"}, default="soft"
         ``"hard"`` routes each graph to its highest-membership head only (an
         ablation; GENNAPE is soft).
-    cl_epochs : int, default=50
+    cl_max_epochs : int, default=50
         Contrastive pretraining epochs. 0 skips it; the encoder is then trained
         jointly with the head (the plain k-GNN regressor), which needs
         ``n_clusters=1``.
@@ -71,7 +78,7 @@ class GENNAPERegressor(
         Fraction of op labels masked to out-of-vocabulary in each view.
     cl_edge_drop : float, default=0.1
         Drop rate of redundant edges in each view.
-    epochs : int, default=100
+    max_epochs : int, default=100
         Regression epochs.
     lr : float, default=1e-3
         Adam learning rate of the regression stage.
@@ -80,7 +87,7 @@ class GENNAPERegressor(
     validation_fraction : float, default=0.1
         Share of the labelled networks held out to pick the best regression epoch
         (0 keeps the last epoch).
-    finetune_epochs : int, default=100
+    finetune_max_epochs : int, default=100
         Epochs of :meth:`fine_tune`.
     finetune_lr : float, default=1e-4
         Adam learning rate of :meth:`fine_tune`.
@@ -117,7 +124,7 @@ class GENNAPERegressor(
     encoder_frozen_ : bool
         True when the encoder was trained contrastively and frozen for the heads.
     history_ : dict of str to skorch.History
-        Per stage: ``"contrastive"`` (when ``cl_epochs > 0``), ``"regression"``
+        Per stage: ``"contrastive"`` (when ``cl_max_epochs > 0``), ``"regression"``
         (``train_loss``, and ``valid_loss`` with a validation split), and
         ``"fine_tune"`` on copies made by :meth:`fine_tune`.
 
@@ -129,7 +136,7 @@ class GENNAPERegressor(
     ...                       nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, 10))
     ...         for c in (4, 8, 16) for k in (1, 3, 5)]
     >>> y = [60 + 2 * i for i in range(9)]
-    >>> model = GENNAPERegressor(n_clusters=2, cl_epochs=2, epochs=2,
+    >>> model = GENNAPERegressor(n_clusters=2, cl_max_epochs=2, max_epochs=2,
     ...                          random_state=0).fit(nets, y)
     >>> model.predict(nets).shape, model.predict_membership(nets).shape
     ((9,), (9, 2))
@@ -144,19 +151,20 @@ class GENNAPERegressor(
 
     def __init__(
         self,
+        *,
         n_clusters=4,
         fuzzifier=2.0,
         membership="soft",
-        cl_epochs=50,
+        cl_max_epochs=50,
         cl_temperature=0.1,
         cl_lr=1e-3,
         cl_mask_rate=0.15,
         cl_edge_drop=0.1,
-        epochs=100,
+        max_epochs=100,
         lr=1e-3,
         batch_size=32,
         validation_fraction=0.1,
-        finetune_epochs=100,
+        finetune_max_epochs=100,
         finetune_lr=1e-4,
         finetune_batch_size=1,
         width=32,
@@ -171,16 +179,16 @@ class GENNAPERegressor(
         self.n_clusters = n_clusters
         self.fuzzifier = fuzzifier
         self.membership = membership
-        self.cl_epochs = cl_epochs
+        self.cl_max_epochs = cl_max_epochs
         self.cl_temperature = cl_temperature
         self.cl_lr = cl_lr
         self.cl_mask_rate = cl_mask_rate
         self.cl_edge_drop = cl_edge_drop
-        self.epochs = epochs
+        self.max_epochs = max_epochs
         self.lr = lr
         self.batch_size = batch_size
         self.validation_fraction = validation_fraction
-        self.finetune_epochs = finetune_epochs
+        self.finetune_max_epochs = finetune_max_epochs
         self.finetune_lr = finetune_lr
         self.finetune_batch_size = finetune_batch_size
         self.width = width
@@ -193,37 +201,36 @@ class GENNAPERegressor(
         self.verbose = verbose
 
     # ------------------------------------------------------------------ checks
-    def _validate_params(self):
-        check_scalar(self.n_clusters, "n_clusters", numbers.Integral, min_val=1)
-        check_scalar(
-            self.fuzzifier,
-            "fuzzifier",
-            numbers.Real,
-            min_val=1,
-            include_boundaries="neither",
-        )
-        if self.membership not in ("soft", "hard"):
-            raise ValueError(
-                f"membership must be 'soft' or 'hard'; got {self.membership!r}."
-            )
-        check_scalar(self.cl_epochs, "cl_epochs", numbers.Integral, min_val=0)
-        check_scalar(self.epochs, "epochs", numbers.Integral, min_val=1)
-        check_scalar(self.batch_size, "batch_size", numbers.Integral, min_val=2)
-        check_scalar(
-            self.validation_fraction,
-            "validation_fraction",
-            numbers.Real,
-            min_val=0,
-            max_val=1,
-            include_boundaries="left",
-        )
-        check_scalar(
-            self.finetune_batch_size, "finetune_batch_size", numbers.Integral, min_val=1
-        )
-        if self.cl_epochs == 0 and self.n_clusters > 1:
+    _parameter_constraints: dict = {
+        "n_clusters": [POSITIVE_INT],
+        "fuzzifier": [Interval(Real, 1, np.inf, closed="neither")],
+        "membership": [StrOptions({"soft", "hard"})],
+        "cl_max_epochs": [NON_NEGATIVE_INT],
+        "cl_temperature": [POSITIVE],
+        "cl_lr": [POSITIVE],
+        "cl_mask_rate": [PROBABILITY],
+        "cl_edge_drop": [PROBABILITY],
+        "max_epochs": [POSITIVE_INT],
+        "lr": [POSITIVE],
+        "batch_size": [Interval(Integral, 2, None, closed="left")],
+        "validation_fraction": [FRACTION],
+        "finetune_max_epochs": [NON_NEGATIVE_INT],
+        "finetune_lr": [POSITIVE],
+        "finetune_batch_size": [POSITIVE_INT],
+        "width": [Interval(Integral, 24, None, closed="left")],
+        "n_layers": [POSITIVE_INT],
+        "input_shape": [tuple, list],
+        "n_jobs": [Integral, None],
+        **COMMON_CONSTRAINTS,
+    }
+
+    def _check_params(self):
+        """What the declared constraints cannot say; returns the device."""
+        if self.cl_max_epochs == 0 and self.n_clusters > 1:
             raise ValueError(
                 "n_clusters > 1 needs a contrastively trained encoder to cluster "
-                "(cl_epochs > 0); cl_epochs=0 is the plain k-GNN with n_clusters=1."
+                "(cl_max_epochs > 0); cl_max_epochs=0 is the plain k-GNN with "
+                "n_clusters=1."
             )
         return check_device(self.device)
 
@@ -245,6 +252,7 @@ class GENNAPERegressor(
         return u
 
     # -------------------------------------------------------------------- fit
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, X_unlabeled=None):
         """Pretrain the encoder contrastively, cluster, and train the heads.
 
@@ -263,7 +271,7 @@ class GENNAPERegressor(
         -------
         self : GENNAPERegressor
         """
-        device = self._validate_params()
+        device = self._check_params()
         graphs = check_graphs(X, self.input_shape, n_jobs=self.n_jobs)
         y = check_targets(y, len(graphs))
         if len(graphs) < 2:
@@ -286,7 +294,7 @@ class GENNAPERegressor(
         self.history_ = {}
         with torch_seeded(seed, device):
             self.module_ = GraphRegressor(self.n_clusters, self.width, self.n_layers)
-            self.encoder_frozen_ = self.cl_epochs > 0
+            self.encoder_frozen_ = self.cl_max_epochs > 0
             self.cluster_centers_ = None
             if self.encoder_frozen_:
                 self._pretrain(graphs + extra, seed, device)
@@ -297,7 +305,7 @@ class GENNAPERegressor(
                     )
             val, train = split_rows(len(graphs), self.validation_fraction, rng)
             self._train_regression(
-                graphs, target, train, val, self.epochs, self.lr, self.batch_size,
+                graphs, target, train, val, self.max_epochs, self.lr, self.batch_size,
                 seed, device, "regression", train_encoder=not self.encoder_frozen_,
             )  # fmt: skip
         self.module_.cpu()
@@ -314,7 +322,7 @@ class GENNAPERegressor(
             seed=seed,
             device=device,
             lr=self.cl_lr,
-            max_epochs=self.cl_epochs,
+            max_epochs=self.cl_max_epochs,
             batch_size=self.batch_size,
             collate=GraphCollate(),
             criterion=NTXentLoss(self.cl_temperature),
@@ -418,7 +426,7 @@ class GENNAPERegressor(
         """Return a copy fine-tuned on a few labelled networks of a new family.
 
         The copy's heads (and its encoder with ``train_encoder=True``) train for
-        ``finetune_epochs`` epochs at ``finetune_batch_size`` with Adam at
+        ``finetune_max_epochs`` epochs at ``finetune_batch_size`` with Adam at
         ``finetune_lr``. Cluster centres and target scaling stay those of the
         original fit. This estimator is not modified.
 
@@ -444,7 +452,7 @@ class GENNAPERegressor(
         seed = check_seed(self.random_state)
         with torch_seeded(seed, device):
             tuned._train_regression(
-                graphs, target, np.arange(len(graphs)), [], self.finetune_epochs,
+                graphs, target, np.arange(len(graphs)), [], self.finetune_max_epochs,
                 self.finetune_lr, self.finetune_batch_size, seed, device,
                 "fine_tune", train_encoder=train_encoder,
             )  # fmt: skip

@@ -7,15 +7,19 @@ A tagger defines its module (``_build_module``), the per-sentence targets
 function so the net pickles), the criterion (``_criterion``) and decoding
 (``_decode``)."""
 
-import numbers
+from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator
-from sklearn.utils import check_scalar
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from sklearn_suite.base import (
+    COMMON_CONSTRAINTS,
+    NON_NEGATIVE,
+    POSITIVE,
+    POSITIVE_INT,
     ItemDataset,
     TorchEstimatorMixin,
     check_device,
@@ -69,9 +73,7 @@ def check_entities(texts, y):
                     f"y[{i}] has {entity!r}; an entity is (start, end, label)."
                 )
             start, end, label = entity
-            if not isinstance(start, numbers.Integral) or not isinstance(
-                end, numbers.Integral
-            ):
+            if not isinstance(start, Integral) or not isinstance(end, Integral):
                 raise TypeError(f"y[{i}] has {entity!r}: start and end must be ints.")
             if not (0 <= start < end <= len(text)):
                 raise ValueError(
@@ -117,33 +119,22 @@ class CharTaggerBase(TorchEstimatorMixin, BaseEstimator):
     """Base of the character-level taggers; subclasses define the module, the
     per-sentence targets, the loss and the decoding."""
 
-    def _check_params(self):
-        for name in (
-            "emb_dim",
-            "hidden",
-            "lstm_layers",
-            "latent",
-            "max_length",
-            "max_entity_length",
-            "max_epochs",
-            "batch_size",
-        ):
-            check_scalar(getattr(self, name), name, numbers.Integral, min_val=1)
-        check_scalar(
-            self.lr, "lr", numbers.Real, min_val=0, include_boundaries="neither"
-        )
-        check_scalar(
-            self.dropout,
-            "dropout",
-            numbers.Real,
-            min_val=0,
-            max_val=1,
-            include_boundaries="left",
-        )
-        if self.encoder not in ("bilstm", "transformer"):
-            raise ValueError(
-                f"encoder must be 'bilstm' or 'transformer'; got {self.encoder!r}."
-            )
+    _parameter_constraints: dict = {
+        "emb_dim": [POSITIVE_INT],
+        "hidden": [POSITIVE_INT],
+        "lstm_layers": [POSITIVE_INT],
+        "encoder": [StrOptions({"bilstm", "transformer"})],
+        "latent": [POSITIVE_INT],
+        "max_entity_length": [POSITIVE_INT],
+        "max_length": [POSITIVE_INT],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "max_epochs": [POSITIVE_INT],
+        "batch_size": [POSITIVE_INT],
+        "lr": [POSITIVE],
+        "weight_decay": [NON_NEGATIVE],
+        "warm_start": ["boolean"],
+        **COMMON_CONSTRAINTS,
+    }
 
     def _encoder(self):
         return CharEncoder(
@@ -156,8 +147,9 @@ class CharTaggerBase(TorchEstimatorMixin, BaseEstimator):
             self.max_length,
         )
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
-        """Train the tagger.
+        """Train the tagger (with ``warm_start=True``, continue training it).
 
         Parameters
         ----------
@@ -171,20 +163,30 @@ class CharTaggerBase(TorchEstimatorMixin, BaseEstimator):
         -------
         self
         """
-        self._check_params()
         texts = check_texts(X, self.max_length)
         entities = check_entities(texts, y)
         if not texts:
             raise ValueError("X is empty: fit needs at least one sentence.")
-        self.classes_ = np.array(sorted({c for ents in entities for _, _, c in ents}))
-        if len(self.classes_) == 0:
+        classes = np.array(sorted({c for ents in entities for _, _, c in ents}))
+        if len(classes) == 0:
             raise ValueError("y has no entity: fit needs at least one labelled span.")
-        chars = sorted({ch for text in texts for ch in text})
-        self.char_vocab_ = {
-            "<pad>": PAD,
-            "<unk>": UNK,
-            **{ch: i + 2 for i, ch in enumerate(chars)},
-        }
+        warm = self.warm_start and hasattr(self, "net_")
+        if warm:
+            if list(classes) != list(self.classes_):
+                raise ValueError(
+                    "warm_start=True continues the fitted net, which needs the same "
+                    f"entity types; fitted on {list(self.classes_)}, got "
+                    f"{list(classes)}. Set warm_start=False to train a new net."
+                )
+            vocab = self.char_vocab_  # new characters are read as unknown
+        else:
+            chars = sorted({ch for text in texts for ch in text})
+            vocab = {
+                "<pad>": PAD,
+                "<unk>": UNK,
+                **{ch: i + 2 for i, ch in enumerate(chars)},
+            }
+        self.classes_, self.char_vocab_ = classes, vocab
         seed = check_seed(self.random_state)
         device = check_device(self.device)
         keep = [i for i, t in enumerate(texts) if t]  # empty sentences teach nothing
@@ -194,27 +196,35 @@ class CharTaggerBase(TorchEstimatorMixin, BaseEstimator):
         )
         total = self.max_epochs * -(-len(data) // self.batch_size)
         with torch_seeded(seed, device):
-            net = make_net(
-                self._build_module(),
-                stage=type(self).__name__,
-                seed=seed,
-                device=device,
-                lr=self.lr,
-                max_epochs=self.max_epochs,
-                batch_size=self.batch_size,
-                criterion=self._criterion(),
-                weight_decay=self.weight_decay,
-                grad_clip=5.0,
-                # linear warm-up over 1% of the steps, then linear decay, as in Mulco
-                schedule=dict(total_steps=total, warmup_steps=max(1, total // 100)),
-                collate=SentenceCollate(self.char_vocab_, self._batch()),
-                callbacks=self.callbacks,
-                verbose=self.verbose,
-            )
-            fit_net(net, data)
+            if warm:
+                net = self.net_
+                net.set_params(max_epochs=self.max_epochs, warm_start=True)
+                fit_net(net, data)
+            else:
+                net = self._new_net(data, total, seed, device)
+                fit_net(net, data)
         self.net_ = net
         self.history_ = net.history
         return self
+
+    def _new_net(self, data, total, seed, device):
+        return make_net(
+            self._build_module(),
+            stage=type(self).__name__,
+            seed=seed,
+            device=device,
+            lr=self.lr,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            criterion=self._criterion(),
+            weight_decay=self.weight_decay,
+            grad_clip=5.0,
+            # linear warm-up over 1% of the steps, then linear decay, as in Mulco
+            schedule=dict(total_steps=total, warmup_steps=max(1, total // 100)),
+            collate=SentenceCollate(self.char_vocab_, self._batch()),
+            callbacks=self.callbacks,
+            verbose=self.verbose,
+        )
 
     @property
     def module_(self):

@@ -24,6 +24,10 @@ _COMMON_DOC = """
     batch_size : int, default=32
     lr : float, default=1e-2
     weight_decay : float, default=0.05
+    warm_start : bool, default=False
+        When fitted already, ``fit`` continues training the fitted net for
+        ``max_epochs`` more epochs (same entity types; characters new to it
+        are read as unknown; the learning-rate schedule restarts).
     callbacks : list of skorch callbacks, default=None
         Extra callbacks of the training net (they see every epoch).
     device : str, default="cpu"
@@ -71,6 +75,7 @@ class _SameEncoderTagger(CharTaggerBase):
         batch_size=32,
         lr=1e-2,
         weight_decay=0.05,
+        warm_start=False,
         callbacks=None,
         device="cpu",
         verbose=0,
@@ -88,6 +93,7 @@ class _SameEncoderTagger(CharTaggerBase):
         self.batch_size = batch_size
         self.lr = lr
         self.weight_decay = weight_decay
+        self.warm_start = warm_start
         self.callbacks = callbacks
         self.device = device
         self.verbose = verbose

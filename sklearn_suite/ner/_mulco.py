@@ -3,6 +3,7 @@
 import numpy as np
 import torch
 import torch.nn.functional as F
+from sklearn.utils._param_validation import StrOptions
 from torch import nn
 
 from sklearn_suite.ner._base import CharTaggerBase
@@ -89,6 +90,10 @@ class MulcoTagger(CharTaggerBase):
     lr : float, default=1e-2
         AdamW learning rate, with 1% linear warmup then linear decay.
     weight_decay : float, default=0.05
+    warm_start : bool, default=False
+        When fitted already, ``fit`` continues training the fitted net for
+        ``max_epochs`` more epochs (same entity types; characters new to it
+        are read as unknown; the learning-rate schedule restarts).
     callbacks : list of skorch callbacks, default=None
         Extra callbacks of the training net (they see every epoch).
     device : str, default="cpu"
@@ -122,6 +127,11 @@ class MulcoTagger(CharTaggerBase):
     3
     """
 
+    _parameter_constraints: dict = {
+        **CharTaggerBase._parameter_constraints,
+        "scopes": [StrOptions(set(_SCOPES))],
+    }
+
     def __init__(
         self,
         *,
@@ -138,6 +148,7 @@ class MulcoTagger(CharTaggerBase):
         batch_size=32,
         lr=1e-2,
         weight_decay=0.05,
+        warm_start=False,
         callbacks=None,
         device="cpu",
         verbose=0,
@@ -156,15 +167,11 @@ class MulcoTagger(CharTaggerBase):
         self.batch_size = batch_size
         self.lr = lr
         self.weight_decay = weight_decay
+        self.warm_start = warm_start
         self.callbacks = callbacks
         self.device = device
         self.verbose = verbose
         self.random_state = random_state
-
-    def _check_params(self):
-        super()._check_params()
-        if self.scopes not in _SCOPES:
-            raise ValueError(f"scopes must be one of {_SCOPES}; got {self.scopes!r}.")
 
     def _build_module(self):
         return MulcoNet(

@@ -5,12 +5,15 @@ skorch engine."""
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 from torch.nn import functional as F
 
 from sklearn_suite.base import (
+    COMMON_CONSTRAINTS,
+    POSITIVE,
+    POSITIVE_INT,
     ItemDataset,
     TorchEstimatorMixin,
     check_device,
@@ -104,6 +107,14 @@ class _NeuralReasoner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
     gives its module (``_module``), the input of one story (``_input``) and the
     collate function of a batch (``_collate``)."""
 
+    _parameter_constraints: dict = {
+        "max_epochs": [POSITIVE_INT],
+        "batch_size": [POSITIVE_INT],
+        "lr": [POSITIVE],
+        **COMMON_CONSTRAINTS,
+    }
+
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Fit on stories and their query relations.
 
@@ -178,6 +189,11 @@ class PathLSTMClassifier(_NeuralReasoner):
 
     __doc__ += _COMMON_PARAMS
     _collate = staticmethod(path_batch)
+    _parameter_constraints: dict = {
+        **_NeuralReasoner._parameter_constraints,
+        "embedding_dim": [POSITIVE_INT],
+        "hidden_dim": [POSITIVE_INT],
+    }
 
     def __init__(
         self, *, embedding_dim=32, hidden_dim=64, max_epochs=30, batch_size=64,
@@ -216,6 +232,11 @@ class StoryGNNClassifier(_NeuralReasoner):
 
     __doc__ += _COMMON_PARAMS
     _collate = staticmethod(graph_batch)
+    _parameter_constraints: dict = {
+        **_NeuralReasoner._parameter_constraints,
+        "hidden_dim": [POSITIVE_INT],
+        "n_layers": [POSITIVE_INT],
+    }
 
     def __init__(
         self, *, hidden_dim=64, n_layers=3, max_epochs=30, batch_size=64, lr=1e-2,

@@ -11,11 +11,11 @@ from sklearn_suite.reasoning._r5 import R5RuleLearner
 # training stories per k, test lengths and stories per k, R5's search budget
 SETTINGS = {
     "quick": dict(n_train=150, test_k=(4, 5), n_test=40, n_playouts=15,
-                  n_epochs=1, lstm_epochs=15),
+                  max_epochs=1, lstm_epochs=15),
     "default": dict(n_train=500, test_k=(4, 5, 6), n_test=100, n_playouts=30,
-                    n_epochs=3, lstm_epochs=30),
+                    max_epochs=3, lstm_epochs=30),
     "full": dict(n_train=600, test_k=(4, 5, 6, 7, 8), n_test=200, n_playouts=50,
-                 n_epochs=4, lstm_epochs=30),
+                 max_epochs=4, lstm_epochs=30),
 }  # fmt: skip
 
 
@@ -38,7 +38,7 @@ def run_demo(output_dir, *, preset="default", random_state=0, verbose=0):
         for k in ks
     }
     r5 = R5RuleLearner(
-        n_invented=9, n_playouts=config["n_playouts"], n_epochs=config["n_epochs"],
+        n_invented=9, n_playouts=config["n_playouts"], max_epochs=config["max_epochs"],
         random_state=random_state, verbose=verbose,
     ).fit(train.X, train.y)  # fmt: skip
     lstm = PathLSTMClassifier(

@@ -3,18 +3,25 @@ discovered by Monte Carlo tree search, a policy-value network and backtrack
 rewriting."""
 
 import copy
-import numbers
+from numbers import Real
 
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils import check_random_state, check_scalar
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 from torch.nn import functional as F
 
 from sklearn_suite.base import (
+    COMMON_CONSTRAINTS,
+    NON_NEGATIVE,
+    NON_NEGATIVE_INT,
+    POSITIVE,
+    POSITIVE_INT,
+    PROBABILITY,
     HandLoop,
     TorchEstimatorMixin,
     check_device,
@@ -110,7 +117,8 @@ class R5RuleLearner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
     n_playouts_predict : int or None, default=None
         Playouts per move at prediction (None: ``n_playouts``).
     c_puct : float, default=10.0
-    n_epochs : int, default=3
+    max_epochs : int, default=3
+        Self-play passes over the training stories.
     curriculum : bool, default=True
         Sort the first epoch's stories by path length.
     buffer_size : int, default=5000
@@ -122,7 +130,7 @@ class R5RuleLearner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
     lr : float, default=1e-2
         Adam learning rate, times a multiplier adapted to keep the KL divergence
         between the policies before and after an update near 0.02.
-    l2 : float, default=1e-4
+    weight_decay : float, default=1e-4
     dirichlet_alpha : float, default=0.3
     noise_weight : float, default=0.1
         Moves while learning follow ``(1 - noise_weight) pi + noise_weight
@@ -160,7 +168,7 @@ class R5RuleLearner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
     >>> from sklearn_suite.datasets import make_kinship_stories
     >>> from sklearn_suite.reasoning import R5RuleLearner
     >>> data = make_kinship_stories(k=2, n=30, random_state=0)
-    >>> model = R5RuleLearner(n_playouts=5, n_epochs=1, random_state=0)
+    >>> model = R5RuleLearner(n_playouts=5, max_epochs=1, random_state=0)
     >>> model.fit(data.X, data.y).rules_.columns.tolist()
     ['body1', 'body2', 'head', 'score']
 
@@ -172,18 +180,19 @@ class R5RuleLearner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     def __init__(
         self,
+        *,
         n_invented=27,
         n_playouts=50,
         n_playouts_predict=None,
         c_puct=10.0,
-        n_epochs=3,
+        max_epochs=3,
         curriculum=True,
         buffer_size=5000,
         update_every=64,
         batch_size=64,
         n_updates=5,
         lr=1e-2,
-        l2=1e-4,
+        weight_decay=1e-4,
         dirichlet_alpha=0.3,
         noise_weight=0.1,
         sign_flip=False,
@@ -197,14 +206,14 @@ class R5RuleLearner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.n_playouts = n_playouts
         self.n_playouts_predict = n_playouts_predict
         self.c_puct = c_puct
-        self.n_epochs = n_epochs
+        self.max_epochs = max_epochs
         self.curriculum = curriculum
         self.buffer_size = buffer_size
         self.update_every = update_every
         self.batch_size = batch_size
         self.n_updates = n_updates
         self.lr = lr
-        self.l2 = l2
+        self.weight_decay = weight_decay
         self.dirichlet_alpha = dirichlet_alpha
         self.noise_weight = noise_weight
         self.sign_flip = sign_flip
@@ -244,6 +253,27 @@ class R5RuleLearner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         return evaluate
 
     # --------------------------------------------------------------- learning
+    _parameter_constraints: dict = {
+        "n_invented": [POSITIVE_INT],
+        "n_playouts": [POSITIVE_INT],
+        "n_playouts_predict": [POSITIVE_INT, None],
+        "c_puct": [POSITIVE],
+        "max_epochs": [POSITIVE_INT],
+        "curriculum": ["boolean"],
+        "buffer_size": [POSITIVE_INT],
+        "update_every": [POSITIVE_INT],
+        "batch_size": [POSITIVE_INT],
+        "n_updates": [NON_NEGATIVE_INT],
+        "lr": [POSITIVE],
+        "weight_decay": [NON_NEGATIVE],
+        "dirichlet_alpha": [POSITIVE],
+        "noise_weight": [PROBABILITY],
+        "sign_flip": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 0.5, closed="both")],
+        **COMMON_CONSTRAINTS,
+    }
+
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Learn rules and the policy-value network from stories and answers.
 
@@ -259,16 +289,6 @@ class R5RuleLearner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         -------
         self : R5RuleLearner
         """
-        for name, low in [
-            ("n_invented", 1), ("n_playouts", 1), ("n_epochs", 1),
-            ("buffer_size", 1), ("update_every", 1), ("batch_size", 1),
-            ("n_updates", 0),
-        ]:  # fmt: skip
-            check_scalar(getattr(self, name), name, numbers.Integral, min_val=low)
-        check_scalar(
-            self.validation_fraction, "validation_fraction", numbers.Real,
-            min_val=0, max_val=0.5,
-        )  # fmt: skip
         self._device = check_device(self.device)
         stories = check_stories(X)
         y = list(y)
@@ -301,7 +321,7 @@ class R5RuleLearner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
                 batch_size=-1,
                 criterion=PolicyValueLoss,
                 optimizer=torch.optim.Adam,
-                weight_decay=self.l2,
+                weight_decay=self.weight_decay,
                 warm_start=True,
                 callbacks=self.callbacks,
             )
@@ -320,7 +340,7 @@ class R5RuleLearner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         net = self.policy_value_net_
         self._lr_multiplier = 1.0
         buffer, rows, best = [], [], None
-        for epoch in range(self.n_epochs):
+        for epoch in range(self.max_epochs):
             if epoch == 0 and self.curriculum:
                 lengths = np.array(
                     [max((len(p) for p in paths[i]), default=0) for i in train]

@@ -1,13 +1,13 @@
 """Cross-domain recommenders: CAT-ART and RecGURU, with popularity and
 self-attentive sequential baselines."""
 
-from sklearn_suite.recommend._base import (
-    PopularityRecommender,
+from sklearn_suite.recommend._catart import CATARTRecommender
+from sklearn_suite.recommend._popularity import PopularityRecommender
+from sklearn_suite.recommend._protocols import (
     per_domain_metrics,
     sample_candidates,
     sampled_ranking_metrics,
 )
-from sklearn_suite.recommend._catart import CATARTRecommender
 from sklearn_suite.recommend._recguru import RecGURURecommender
 from sklearn_suite.recommend._sasrec import SASRecRecommender
 

@@ -1,16 +1,21 @@
 """CATARTRecommender: multi-target cross-domain recommendation with a contrastive
 autoencoder (CAT) and attention-based representation transfer (ART)."""
 
-import numbers
+from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.base import BaseEstimator
-from sklearn.utils import check_random_state, check_scalar
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from sklearn_suite.base import (
+    COMMON_CONSTRAINTS,
+    NON_NEGATIVE,
+    POSITIVE,
+    POSITIVE_INT,
     ArrayDataset,
     LossOutput,
     TorchEstimatorMixin,
@@ -20,7 +25,6 @@ from sklearn_suite.base import (
 )
 from sklearn_suite.recommend._base import (
     EmbeddingRecommenderMixin,
-    FullRankingScoreMixin,
     InteractionIndex,
     NegativeSampler,
     check_interactions,
@@ -32,6 +36,7 @@ from sklearn_suite.recommend._modules import (
     AttentiveTransfer,
     ContrastiveAutoencoder,
 )
+from sklearn_suite.recommend._protocols import FullRankingScoreMixin
 from sklearn_suite.recommend._training import (
     ARTStage,
     BPRLoss,
@@ -83,17 +88,18 @@ class CATARTRecommender(
         no ART training), or the
         concatenation baselines ``target + Linear(concat sources)`` and
         ``Linear(concat all domains)``.
-    mf_epochs : int, default=30
+    mf_max_epochs : int, default=30
         Maximum epochs of each domain's MF (early stopping on validation loss).
-    cat_epochs : int, default=30
+    cat_max_epochs : int, default=30
         Maximum epochs of CAT (early stopping on held-out users' loss).
-    art_epochs : int, default=30
+    art_max_epochs : int, default=30
         Maximum epochs of each domain's ART (early stopping on validation loss).
     lr : float, default=1e-3
         Adam learning rate of every stage.
     batch_size : int, default=2048
-    l2 : float, default=1e-4
-        L2 weight on the MF embeddings of a batch (divided by the batch size).
+    weight_decay : float, default=1e-4
+        Weight of BPR-MF's L2 penalty on the embeddings of each batch (divided
+        by the batch size).
     patience : int, default=2
         Epochs without validation improvement before a stage stops.
     dropout : float, default=0.1
@@ -136,8 +142,8 @@ class CATARTRecommender(
     >>> from sklearn_suite.datasets import make_cross_domain_interactions
     >>> from sklearn_suite.recommend import CATARTRecommender
     >>> data = make_cross_domain_interactions(n_users=150, random_state=0)
-    >>> model = CATARTRecommender(n_factors=8, mf_epochs=2, cat_epochs=2,
-    ...                           art_epochs=2, random_state=0).fit(data.train)
+    >>> model = CATARTRecommender(n_factors=8, mf_max_epochs=2, cat_max_epochs=2,
+    ...                           art_max_epochs=2, random_state=0).fit(data.train)
     >>> model.recommend([0, 1], domain=2, k=3).shape
     (6, 4)
 
@@ -149,16 +155,17 @@ class CATARTRecommender(
 
     def __init__(
         self,
+        *,
         n_factors=64,
         temperature=0.1,
         loss_weights=(0.2, 0.4, 0.4),
         knowledge="both",
-        mf_epochs=30,
-        cat_epochs=30,
-        art_epochs=30,
+        mf_max_epochs=30,
+        cat_max_epochs=30,
+        art_max_epochs=30,
         lr=1e-3,
         batch_size=2048,
-        l2=1e-4,
+        weight_decay=1e-4,
         patience=2,
         dropout=0.1,
         eval_batch_size=1024,
@@ -171,12 +178,12 @@ class CATARTRecommender(
         self.temperature = temperature
         self.loss_weights = loss_weights
         self.knowledge = knowledge
-        self.mf_epochs = mf_epochs
-        self.cat_epochs = cat_epochs
-        self.art_epochs = art_epochs
+        self.mf_max_epochs = mf_max_epochs
+        self.cat_max_epochs = cat_max_epochs
+        self.art_max_epochs = art_max_epochs
         self.lr = lr
         self.batch_size = batch_size
-        self.l2 = l2
+        self.weight_decay = weight_decay
         self.patience = patience
         self.dropout = dropout
         self.eval_batch_size = eval_batch_size
@@ -186,25 +193,36 @@ class CATARTRecommender(
         self.verbose = verbose
 
     # ------------------------------------------------------------------ checks
-    def _validate_params(self):
-        check_scalar(self.n_factors, "n_factors", numbers.Integral, min_val=1)
-        check_scalar(
-            self.temperature, "temperature", numbers.Real, min_val=0,
-            include_boundaries="neither",
-        )  # fmt: skip
-        if len(self.loss_weights) != 3 or min(self.loss_weights) < 0:
+    _parameter_constraints: dict = {
+        "n_factors": [POSITIVE_INT],
+        "temperature": [POSITIVE],
+        "loss_weights": [tuple, list],
+        "knowledge": [StrOptions(set(KNOWLEDGE))],
+        "mf_max_epochs": [POSITIVE_INT],
+        "cat_max_epochs": [POSITIVE_INT],
+        "art_max_epochs": [POSITIVE_INT],
+        "lr": [POSITIVE],
+        "batch_size": [Interval(Integral, 2, None, closed="left")],
+        "weight_decay": [NON_NEGATIVE],
+        "patience": [POSITIVE_INT],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "eval_batch_size": [POSITIVE_INT],
+        **COMMON_CONSTRAINTS,
+    }
+
+    def _check_params(self):
+        """What the declared constraints cannot say; returns the device."""
+        weights = np.asarray(self.loss_weights, dtype=float)
+        if (
+            weights.shape != (3,)
+            or not np.all(np.isfinite(weights))
+            or weights.min() < 0
+        ):
             raise ValueError(
-                "loss_weights must be 3 non-negative weights (contrastive, "
+                "loss_weights must be 3 finite non-negative weights (contrastive, "
                 f"reconstruction of the original, of the masked view); got "
                 f"{self.loss_weights!r}."
             )
-        if self.knowledge not in KNOWLEDGE:
-            raise ValueError(
-                f"knowledge must be one of {KNOWLEDGE}; got {self.knowledge!r}."
-            )
-        for name in ("mf_epochs", "cat_epochs", "art_epochs", "patience"):
-            check_scalar(getattr(self, name), name, numbers.Integral, min_val=1)
-        check_scalar(self.batch_size, "batch_size", numbers.Integral, min_val=2)
         return check_device(self.device)
 
     # ---------------------------------------------------------------- training
@@ -243,6 +261,7 @@ class CATARTRecommender(
         vrows = (vd == d) & (vu >= 0) & (vi >= 0)
         return (u[rows], i[rows]), (vu[vrows], vi[vrows])
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, X_valid=None):
         """Fit MF per domain, then CAT, then one ART per domain.
 
@@ -261,7 +280,7 @@ class CATARTRecommender(
         -------
         self : CATARTRecommender
         """
-        self._device = self._validate_params()
+        self._device = self._check_params()
         X = check_interactions(X)
         if isinstance(X["domain"].dtype, pd.CategoricalDtype):
             empty = sorted(set(X["domain"].cat.categories) - set(X["domain"]))
@@ -299,8 +318,8 @@ class CATARTRecommender(
                 mf = BPRMF(n_users, len(self.items_[dom]), dim)
                 sampler = NegativeSampler(*train, len(self.items_[dom]))
                 self.history_["mf"][dom] = self._fit_bpr(
-                    MFStage(mf, self.l2), train, valid, sampler, rng, seed,
-                    self.mf_epochs, f"MF {dom}",
+                    MFStage(mf, self.weight_decay), train, valid, sampler, rng, seed,
+                    self.mf_max_epochs, f"MF {dom}",
                 )  # fmt: skip
                 self.mf_.append(mf.cpu())
                 samplers.append(sampler)
@@ -342,7 +361,7 @@ class CATARTRecommender(
                 stage = ARTStage(art, self._emb, self._present, self._global)
                 self.history_["art"][dom] = self._fit_bpr(
                     stage, train, valid, self._samplers[d], rng, self._seed,
-                    self.art_epochs, f"ART {dom}",
+                    self.art_max_epochs, f"ART {dom}",
                 )  # fmt: skip
             self.art_.append(art.cpu().eval())
 
@@ -363,7 +382,7 @@ class CATARTRecommender(
             seed=seed,
             device=self._device,
             lr=self.lr,
-            max_epochs=self.cat_epochs,
+            max_epochs=self.cat_max_epochs,
             batch_size=self.batch_size,
             patience=self.patience,
             criterion=LossOutput,

@@ -10,8 +10,8 @@ from sklearn_suite.datasets import (
     make_cross_domain_interactions,
     make_cross_domain_sequences,
 )
-from sklearn_suite.recommend._base import per_domain_metrics
 from sklearn_suite.recommend._catart import CATARTRecommender
+from sklearn_suite.recommend._protocols import per_domain_metrics
 from sklearn_suite.recommend._recguru import RecGURURecommender
 from sklearn_suite.recommend._sasrec import SASRecRecommender
 
@@ -46,8 +46,8 @@ def run_demo(output_dir, *, preset="default", random_state=0, verbose=0):
     )
     epochs = config["epochs"]
     model = CATARTRecommender(
-        n_factors=32, batch_size=256, mf_epochs=epochs, cat_epochs=epochs,
-        art_epochs=epochs, random_state=random_state, verbose=verbose,
+        n_factors=32, batch_size=256, mf_max_epochs=epochs, cat_max_epochs=epochs,
+        art_max_epochs=epochs, random_state=random_state, verbose=verbose,
     ).fit(data.train, X_valid=data.valid)  # fmt: skip
     mf = copy.deepcopy(model).set_params(knowledge="none")
     mf._fit_transfer(check_random_state(random_state))

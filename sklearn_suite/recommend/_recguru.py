@@ -1,17 +1,23 @@
 """RecGURURecommender: generalised user representations for cross-domain
 sequential recommendation, aligned across domains by an adversarial game."""
 
-import numbers
+from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator
-from sklearn.utils import check_random_state, check_scalar
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 from torch.nn import functional as F
 
 from sklearn_suite.base import (
+    COMMON_CONSTRAINTS,
+    NON_NEGATIVE,
+    NON_NEGATIVE_INT,
+    POSITIVE,
+    POSITIVE_INT,
     HandLoop,
     TorchEstimatorMixin,
     check_device,
@@ -209,6 +215,7 @@ class RecGURURecommender(
 
     def __init__(
         self,
+        *,
         d_model=32,
         n_blocks=2,
         n_heads=1,
@@ -261,23 +268,38 @@ class RecGURURecommender(
         self.random_state = random_state
         self.verbose = verbose
 
-    def _validate_params(self):
-        for name, low in [
-            ("d_model", 1), ("n_blocks", 1), ("n_heads", 1), ("d_ff", 1),
-            ("max_len", 3), ("n_recon_negatives", 1), ("n_bpr_negatives", 1),
-            ("critic_steps", 1), ("pretrain_steps", 0), ("gan_steps", 0),
-            ("tune_steps", 0), ("batch_size", 2), ("eval_every", 1),
-            ("eval_batch_size", 1),
-        ]:  # fmt: skip
-            check_scalar(getattr(self, name), name, numbers.Integral, min_val=low)
+    _parameter_constraints: dict = {
+        "d_model": [POSITIVE_INT],
+        "n_blocks": [POSITIVE_INT],
+        "n_heads": [POSITIVE_INT],
+        "d_ff": [POSITIVE_INT],
+        "max_len": [Interval(Integral, 3, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "n_recon_negatives": [POSITIVE_INT],
+        "n_bpr_negatives": [POSITIVE_INT],
+        "adversarial": ["boolean"],
+        "critic_steps": [POSITIVE_INT],
+        "gp_weight": [NON_NEGATIVE],
+        "overlap_weight": [NON_NEGATIVE],
+        "lr_gan": [POSITIVE],
+        "lr_rec": [POSITIVE],
+        "pretrain_steps": [NON_NEGATIVE_INT],
+        "gan_steps": [NON_NEGATIVE_INT],
+        "tune_steps": [NON_NEGATIVE_INT],
+        "batch_size": [Interval(Integral, 2, None, closed="left")],
+        "target_domain": "no_validation",  # any hashable domain id, or None
+        "eval_every": [POSITIVE_INT],
+        "eval_batch_size": [POSITIVE_INT],
+        **COMMON_CONSTRAINTS,
+    }
+
+    def _check_params(self):
+        """What the declared constraints cannot say; returns the device."""
         if self.d_model % self.n_heads:
             raise ValueError(
                 f"d_model ({self.d_model}) must be divisible by n_heads "
                 f"({self.n_heads})."
             )
-        for name in ("gp_weight", "overlap_weight"):
-            check_scalar(getattr(self, name), name, numbers.Real, min_val=0)
-        check_scalar(self.dropout, "dropout", numbers.Real, min_val=0, max_val=1)
         return check_device(self.device)
 
     # ----------------------------------------------------------------- batches
@@ -297,6 +319,7 @@ class RecGURURecommender(
         ]
 
     # ---------------------------------------------------------------- training
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, X_valid=None):
         """Fit the autoencoder, the adversarial alignment and the recommenders.
 
@@ -316,7 +339,7 @@ class RecGURURecommender(
         -------
         self : RecGURURecommender
         """
-        self._device = self._validate_params()
+        self._device = self._check_params()
         store, valid = self._index_sequences(X, X_valid)
         self._store = store
         n_domains = len(self.domains_)

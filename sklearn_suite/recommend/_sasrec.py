@@ -1,16 +1,21 @@
 """SASRecRecommender: a single-domain self-attentive sequential baseline."""
 
-import numbers
+from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator
-from sklearn.utils import check_random_state, check_scalar
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 from torch.nn import functional as F
 
 from sklearn_suite.base import (
+    COMMON_CONSTRAINTS,
+    NON_NEGATIVE_INT,
+    POSITIVE,
+    POSITIVE_INT,
     TorchEstimatorMixin,
     check_device,
     check_seed,
@@ -101,8 +106,24 @@ class SASRecRecommender(TorchEstimatorMixin, SequentialRecommenderMixin, BaseEst
        Recommendation", ICDM 2018, arXiv:1808.09781.
     """
 
+    _parameter_constraints: dict = {
+        "d_model": [POSITIVE_INT],
+        "n_blocks": [POSITIVE_INT],
+        "n_heads": [POSITIVE_INT],
+        "d_ff": [POSITIVE_INT],
+        "max_len": [Interval(Integral, 2, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "lr": [POSITIVE],
+        "n_steps": [NON_NEGATIVE_INT],
+        "batch_size": [POSITIVE_INT],
+        "eval_every": [POSITIVE_INT],
+        "eval_batch_size": [POSITIVE_INT],
+        **COMMON_CONSTRAINTS,
+    }
+
     def __init__(
         self,
+        *,
         d_model=32,
         n_blocks=2,
         n_heads=1,
@@ -135,6 +156,7 @@ class SASRecRecommender(TorchEstimatorMixin, SequentialRecommenderMixin, BaseEst
         self.random_state = random_state
         self.verbose = verbose
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, X_valid=None):
         """Fit one self-attentive model per domain.
 
@@ -152,11 +174,11 @@ class SASRecRecommender(TorchEstimatorMixin, SequentialRecommenderMixin, BaseEst
         -------
         self : SASRecRecommender
         """
-        for name, low in [
-            ("d_model", 1), ("n_blocks", 1), ("n_heads", 1), ("d_ff", 1),
-            ("max_len", 2), ("n_steps", 0), ("batch_size", 1), ("eval_every", 1),
-        ]:  # fmt: skip
-            check_scalar(getattr(self, name), name, numbers.Integral, min_val=low)
+        if self.d_model % self.n_heads:
+            raise ValueError(
+                f"d_model ({self.d_model}) must be divisible by n_heads "
+                f"({self.n_heads})."
+            )
         device = check_device(self.device)
         store, valid = self._index_sequences(X, X_valid)
         self._store = store

@@ -11,9 +11,9 @@ from sklearn_suite.recommend._base import (
     EmbeddingRecommenderMixin,
     InteractionIndex,
     check_interactions,
-    sampled_ranking_metrics,
     seen_lists,
 )
+from sklearn_suite.recommend._protocols import sampled_ranking_metrics
 
 COLUMNS = ("user", "item", "domain", "timestamp")
 

@@ -20,12 +20,12 @@ def _la3():
     from sklearn_suite import LabelAwareAugmenter
 
     return LabelAwareAugmenter(
-        proxy_epochs=1,
+        proxy_max_epochs=1,
         n_init=2,
         n_rounds=1,
         queue_size=1,
         n_members=1,
-        predictor_epochs=5,
+        predictor_max_epochs=5,
         top_k=2,
         random_state=0,
     )
@@ -145,7 +145,7 @@ def _gennape():
     from sklearn_suite import GENNAPERegressor
 
     return GENNAPERegressor(
-        n_clusters=2, cl_epochs=2, epochs=2, batch_size=8, width=24, n_layers=2,
+        n_clusters=2, cl_max_epochs=2, max_epochs=2, batch_size=8, width=24, n_layers=2,
         random_state=0,
     )  # fmt: skip
 
@@ -190,7 +190,12 @@ def _aiop():
     from sklearn_suite import AIOPRegressor
 
     return AIOPRegressor(
-        epochs=2, adapter_epochs=2, batch_size=8, width=24, n_layers=2, random_state=0
+        max_epochs=2,
+        adapter_max_epochs=2,
+        batch_size=8,
+        width=24,
+        n_layers=2,
+        random_state=0,
     )
 
 
@@ -207,8 +212,8 @@ def _catart():
     from sklearn_suite.recommend import CATARTRecommender
 
     return CATARTRecommender(
-        n_factors=8, mf_epochs=2, cat_epochs=2, art_epochs=2, batch_size=128,
-        random_state=0,
+        n_factors=8, mf_max_epochs=2, cat_max_epochs=2, art_max_epochs=2,
+        batch_size=128, random_state=0,
     )  # fmt: skip
 
 
@@ -277,7 +282,7 @@ def _recguru_bad_inputs():
 def _r5():
     from sklearn_suite.reasoning import R5RuleLearner
 
-    return R5RuleLearner(n_invented=4, n_playouts=4, n_epochs=1, random_state=0)
+    return R5RuleLearner(n_invented=4, n_playouts=4, max_epochs=1, random_state=0)
 
 
 def _stories():

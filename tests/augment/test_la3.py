@@ -25,12 +25,12 @@ from sklearn_suite.augment._search import ALL_TRIPLES, op_histograms
 from sklearn_suite.datasets import make_orientation_shapes
 
 TINY = dict(
-    proxy_epochs=3,
+    proxy_max_epochs=3,
     n_init=4,
     n_rounds=4,
     queue_size=2,
     n_members=2,
-    predictor_epochs=30,
+    predictor_max_epochs=30,
     top_k=5,
     random_state=0,
 )

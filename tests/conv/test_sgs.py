@@ -89,12 +89,14 @@ def test_user_modules(digits16):
 @pytest.mark.parametrize(
     "params, error, match",
     [
-        ({"module": TinyNet(1, 2)}, TypeError, "the class, not an instance"),
-        ({"module": "alexnet"}, ValueError, "module must be one of"),
-        ({"scaling": "pearson"}, ValueError, "scaling must be one of"),
-        ({"max_epochs": 0}, ValueError, "max_epochs == 0, must be >= 1"),
-        ({"lr": -1.0}, ValueError, "lr == -1.0"),
-        ({"lr_schedule": "step"}, ValueError, "lr_schedule must be"),
+        ({"module": TinyNet(1, 2)}, TypeError, "'module' parameter"),
+        ({"module": "alexnet"}, ValueError, "'module' parameter"),
+        ({"scaling": "pearson"}, ValueError, "'scaling' parameter"),
+        ({"max_epochs": 0}, ValueError, "'max_epochs' parameter"),
+        ({"lr": -1.0}, ValueError, "'lr' parameter"),
+        ({"lr": float("nan")}, ValueError, "'lr' parameter"),
+        ({"lr": float("inf")}, ValueError, "'lr' parameter"),
+        ({"lr_schedule": "step"}, ValueError, "'lr_schedule' parameter"),
         (
             {"branches": ("diagonal",), "scaling": "branch"},
             ValueError,

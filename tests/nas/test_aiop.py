@@ -11,9 +11,9 @@ from sklearn_suite.nas._aiop import TargetScaler, flops_factor
 from sklearn_suite.nas._modules import KAdapter
 
 SMALL = dict(
-    epochs=3,
-    adapter_epochs=3,
-    finetune_epochs=2,
+    max_epochs=3,
+    adapter_max_epochs=3,
+    finetune_max_epochs=2,
     batch_size=8,
     width=24,
     n_layers=3,
@@ -161,10 +161,10 @@ def test_zero_finetune_epochs_only_recalibrates(tasks, infused):
     graphs, _, _, downstream = tasks
     model = infused[1]
     trained = model.fine_tune(graphs[:10], downstream[:10])
-    calibrated = model.set_params(finetune_epochs=0).fine_tune(
+    calibrated = model.set_params(finetune_max_epochs=0).fine_tune(
         graphs[:10], downstream[:10]
     )
-    model.set_params(finetune_epochs=SMALL["finetune_epochs"])
+    model.set_params(finetune_max_epochs=SMALL["finetune_max_epochs"])
     for name, value in _params(model.module_).items():
         assert torch.equal(value, _params(calibrated.module_)[name])
     assert calibrated.target_mean_ == trained.target_mean_ != model.target_mean_

@@ -12,12 +12,12 @@ from sklearn_suite.nas._fcm import fcm_memberships, fuzzy_cmeans
 from sklearn_suite.nas._training import augment_view, nt_xent
 
 SMALL = dict(
-    cl_epochs=3,
-    epochs=3,
+    cl_max_epochs=3,
+    max_epochs=3,
     batch_size=8,
     width=24,
     n_layers=2,
-    finetune_epochs=2,
+    finetune_max_epochs=2,
     random_state=0,
 )
 
@@ -60,8 +60,8 @@ def test_modules_and_graphs_give_the_same_predictions(nas_data):
 def test_contrastive_encoder_is_frozen_while_heads_train(nas_data):
     graphs, y = nas_data
     params = {**SMALL, "validation_fraction": 0.0}
-    short = GENNAPERegressor(n_clusters=2, **{**params, "epochs": 1}).fit(graphs, y)
-    long = GENNAPERegressor(n_clusters=2, **{**params, "epochs": 6}).fit(graphs, y)
+    short = GENNAPERegressor(n_clusters=2, **{**params, "max_epochs": 1}).fit(graphs, y)
+    long = GENNAPERegressor(n_clusters=2, **{**params, "max_epochs": 6}).fit(graphs, y)
     # same contrastive stage -> same embeddings and clusters; heads differ
     np.testing.assert_array_equal(short.transform(graphs), long.transform(graphs))
     np.testing.assert_array_equal(short.cluster_centers_, long.cluster_centers_)
@@ -71,8 +71,12 @@ def test_contrastive_encoder_is_frozen_while_heads_train(nas_data):
 
 def test_contrastive_stage_trains_the_encoder_and_sees_unlabeled(nas_data):
     graphs, y = nas_data
-    no_cl = GENNAPERegressor(n_clusters=1, **{**SMALL, "cl_epochs": 0, "epochs": 1})
-    untrained = no_cl.set_params(epochs=1, lr=0.0).fit(graphs, y).transform(graphs)
+    no_cl = GENNAPERegressor(
+        n_clusters=1, **{**SMALL, "cl_max_epochs": 0, "max_epochs": 1}
+    )
+    untrained = (
+        no_cl.set_params(max_epochs=1, lr=1e-12).fit(graphs, y).transform(graphs)
+    )
     cl = GENNAPERegressor(n_clusters=1, **SMALL).fit(graphs[:12], y[:12])
     transductive = GENNAPERegressor(n_clusters=1, **SMALL).fit(
         graphs[:12], y[:12], X_unlabeled=graphs[12:]
@@ -83,12 +87,12 @@ def test_contrastive_stage_trains_the_encoder_and_sees_unlabeled(nas_data):
 
 def test_plain_kgnn_trains_the_encoder_jointly(nas_data):
     graphs, y = nas_data
-    params = {**SMALL, "cl_epochs": 0, "n_clusters": 1, "validation_fraction": 0.0}
-    a = GENNAPERegressor(**{**params, "epochs": 1}).fit(graphs, y)
-    b = GENNAPERegressor(**{**params, "epochs": 4}).fit(graphs, y)
+    params = {**SMALL, "cl_max_epochs": 0, "n_clusters": 1, "validation_fraction": 0.0}
+    a = GENNAPERegressor(**{**params, "max_epochs": 1}).fit(graphs, y)
+    b = GENNAPERegressor(**{**params, "max_epochs": 4}).fit(graphs, y)
     assert not a.encoder_frozen_ and "contrastive" not in a.history_
     assert not np.allclose(a.transform(graphs), b.transform(graphs))
-    with pytest.raises(ValueError, match="cl_epochs > 0"):
+    with pytest.raises(ValueError, match="cl_max_epochs > 0"):
         GENNAPERegressor(**{**params, "n_clusters": 3}).fit(graphs, y)
 
 

@@ -15,7 +15,7 @@ from sklearn_suite.reasoning import R5RuleLearner
 from sklearn_suite.reasoning._env import ReductionEnv, State, relation_paths
 from sklearn_suite.reasoning._memory import DELETE_BELOW, RuleMemory
 
-SMALL = dict(n_invented=6, n_playouts=8, n_epochs=1, update_every=16, random_state=0)
+SMALL = dict(n_invented=6, n_playouts=8, max_epochs=1, update_every=16, random_state=0)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,9 @@ from sklearn_suite.metrics import ndcg_at_k, precision_at_k, recall_at_k
 from sklearn_suite.recommend import CATARTRecommender
 from sklearn_suite.recommend._modules import AttentiveTransfer, ContrastiveAutoencoder
 
-SMALL = dict(n_factors=8, mf_epochs=3, cat_epochs=3, art_epochs=2, batch_size=256)
+SMALL = dict(
+    n_factors=8, mf_max_epochs=3, cat_max_epochs=3, art_max_epochs=2, batch_size=256
+)
 
 
 @pytest.fixture(scope="module")
@@ -100,8 +102,8 @@ def test_art_attends_from_the_target_embedding_and_ignores_absent_sources():
 
 
 def test_cat_is_frozen_inside_art(data):
-    short = CATARTRecommender(**{**SMALL, "art_epochs": 1}, random_state=0)
-    longer = CATARTRecommender(**{**SMALL, "art_epochs": 3}, random_state=0)
+    short = CATARTRecommender(**{**SMALL, "art_max_epochs": 1}, random_state=0)
+    longer = CATARTRecommender(**{**SMALL, "art_max_epochs": 3}, random_state=0)
     short.fit(data.train, X_valid=data.valid)
     longer.fit(data.train, X_valid=data.valid)
     for a, b in zip(
