@@ -169,9 +169,10 @@ class LabelAwareAugmenter(TorchEstimatorMixin, BaseSampler):
         Label x op: mean predicted reward of the triples containing the op.
     proxy_ : classifier
         The fitted proxy.
-    history_ : dict of str to skorch.History
-        ``"proxy"`` (None for a proxy without ``history_``) and ``"predictor"``
-        (the final ensemble's training, one entry per epoch).
+    history_ : dict
+        ``"proxy"``: the proxy's skorch History (None for a proxy without
+        ``history_``); ``"predictor"``: the History of every predictor ensemble
+        fitted, in order (one per search round, then the final one).
     proxy_indices_, search_indices_ : ndarray of int
         Rows of ``X`` used to train the proxy and to search.
     clean_accuracy_ : ndarray of shape (n_classes,)
@@ -363,7 +364,7 @@ class LabelAwareAugmenter(TorchEstimatorMixin, BaseSampler):
             progress = tqdm(
                 total=self.n_init + self.n_rounds, desc="LA3 search", leave=False
             )
-        state = run_search(
+        state, search_histories = run_search(
             reward,
             n_classes,
             n_init=self.n_init,
@@ -394,7 +395,7 @@ class LabelAwareAugmenter(TorchEstimatorMixin, BaseSampler):
         self.proxy_ = proxy
         self.history_ = {
             "proxy": getattr(proxy, "history_", None),
-            "predictor": predictor_history,
+            "predictor": [*search_histories, predictor_history],
         }
         self.proxy_indices_, self.search_indices_ = (
             np.sort(proxy_idx),

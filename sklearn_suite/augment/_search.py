@@ -162,7 +162,8 @@ def run_search(
 ):
     """Stage 1 of LA3. ``evaluate(triples, seed)`` -> per-class rewards.
 
-    Returns the :class:`SearchState`.
+    Returns the :class:`SearchState` and the training history of every
+    predictor ensemble fitted on the way.
     """
     rng = np.random.RandomState(seed)
     state = SearchState(n_classes)
@@ -178,10 +179,10 @@ def run_search(
             progress.update(len(batch))
 
     run_rounds(list(rng.randint(N_OPS, size=(n_init, n_classes, 3))), "init")
-    done = 0
+    done, histories = 0, []
     while done < n_rounds:
         labels, triples, rewards = state.training_set()
-        members, _ = fit_predictor_ensemble(
+        members, history = fit_predictor_ensemble(
             labels,
             triples,
             rewards,
@@ -192,6 +193,7 @@ def run_search(
             seed=int(rng.randint(2**31 - 1)),
             callbacks=callbacks,
         )
+        histories.append(history)
         q = min(queue_size, n_rounds - done)
         queues = []
         for label in range(n_classes):
@@ -205,7 +207,7 @@ def run_search(
         batch = [np.stack([queues[c][j] for c in range(n_classes)]) for j in range(q)]
         run_rounds(batch, "bo")
         done += q
-    return state
+    return state, histories
 
 
 def select_policy(predicted_drop, top_k, alpha):

@@ -5,7 +5,9 @@ an :class:`ApiCase` (an unfitted estimator with small fit data and a list of bad
 inputs) and assert what ``DESIGN.md`` promises of every public estimator: clone and
 parameter round-trips, ``NotFittedError`` before ``fit``, ``fit`` returns self and
 leaves parameters alone, joblib round-trips, same seed gives the same predictions,
-and bad input raises ``ValueError``/``TypeError`` naming the problem.
+declared parameters validated before any work, user callbacks that see every
+epoch of every skorch-trained stage, and bad input raising
+``ValueError``/``TypeError`` naming the problem.
 """
 
 import dataclasses
@@ -154,10 +156,63 @@ def check_bad_input(case, bad):
     raise AssertionError(f"{case.name}.{bad.method} accepted {bad.description}")
 
 
+def check_declared_parameters(case):
+    """Every parameter is declared in ``_parameter_constraints`` and ``fit``
+    rejects a value of the wrong type or range before any work, naming it
+    (scikit-learn's ``check_param_validation``; its toy data is never reached)."""
+    from sklearn.utils.estimator_checks import check_param_validation
+
+    check_param_validation(case.name, case.estimator)
+
+
+def _histories(history):
+    """Every skorch History in ``history_`` (one, or stages in dicts and lists)."""
+    from skorch.history import History
+
+    if isinstance(history, History):
+        return [history]
+    if isinstance(history, dict):
+        history = list(history.values())
+    if isinstance(history, list):
+        return [h for value in history for h in _histories(value)]
+    return []
+
+
+def check_callbacks_see_every_epoch(case):
+    """A user callback passed as ``callbacks`` sees every epoch of every
+    skorch-trained stage, and ``history_`` holds each epoch's training loss."""
+    from skorch.callbacks import Callback
+
+    class CountEpochs(Callback):
+        def initialize(self):
+            self.epochs_ = getattr(self, "epochs_", 0)
+            return self
+
+        def on_epoch_end(self, net, **kwargs):
+            self.epochs_ += 1
+
+    if "callbacks" not in case.estimator.get_params():
+        raise AssertionError(f"{case.name} has no callbacks parameter")
+    counter = CountEpochs()
+    X, y = case.make_data()
+    est = clone(case.estimator).set_params(callbacks=[counter]).fit(X, y)
+    histories = _histories(est.history_)
+    assert histories, f"{case.name}.history_ holds no skorch History"
+    epochs = sum(len(h) for h in histories)
+    assert counter.epochs_ == epochs, (
+        f"the callback saw {counter.epochs_} epochs, history_ has {epochs}"
+    )
+    for history in histories:
+        losses = history[:, "train_loss"] if len(history) else []
+        assert np.all(np.isfinite(losses))
+
+
 API_CHECKS = [
     check_clone_and_params,
     check_not_fitted,
     check_fit_returns_self_and_keeps_params,
     check_joblib_roundtrip,
     check_same_seed_same_predictions,
+    check_declared_parameters,
+    check_callbacks_see_every_epoch,
 ]

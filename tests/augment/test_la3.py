@@ -282,11 +282,18 @@ def test_imblearn_pipeline_under_grid_search(shapes):
         ]
     )
     search = GridSearchCV(pipe, {"augment__alpha": [0.0, 2.5]}, cv=2).fit(X, y)
-    assert search.predict(X[:5]).shape == (5,)
+    best = search.best_estimator_
+    # the sampler ran inside the pipeline: the classifier trained on the
+    # originals plus one augmented copy of each (skorch records batch sizes)
+    seen = sum(b["train_batch_size"] for b in best["clf"].history_[0, "batches"])
+    assert seen == 2 * len(X)
+    assert set(best["augment"].policy_) == set(np.unique(y))
+    # and it is skipped at prediction: predict sees the images as given
+    np.testing.assert_array_equal(search.predict(X[:20]), best["clf"].predict(X[:20]))
 
 
 def test_dask_cluster_gives_the_serial_policy(shapes, fitted):
-    import distributed
+    distributed = pytest.importorskip("distributed", reason="test extra: dask")
     import joblib
 
     X, y = shapes

@@ -119,15 +119,40 @@ def test_one_class_is_rejected(digits16):
 
 
 def test_grid_search_compares_scalings(digits16):
+    from sklearn.base import clone
+    from sklearn.model_selection import KFold
+
+    from sklearn_suite.conv import branched_equivalent_scaling
+
     X, y = digits16
     search = GridSearchCV(
         SGSConvClassifier(**TINY),
         {"scaling": [None, "mi", "branch"]},
         cv=2,
+        refit=False,
     ).fit(X[:120], y[:120])
     assert len(search.cv_results_["mean_test_score"]) == 3
-    scores = cross_val_score(SGSConvClassifier(**TINY), X[:90], y[:90], cv=3)
-    assert scores.shape == (3,)
+    # each setting does what it says once fitted, and changes training
+    fitted = {
+        s: SGSConvClassifier(**{**TINY, "scaling": s}).fit(X[:64], y[:64])
+        for s in (None, "mi", "branch")
+    }
+    losses = {s: f.history_[-1, "train_loss"] for s, f in fitted.items()}
+    assert len(set(losses.values())) == 3
+    assert fitted[None].scalings_ == {}
+    lemma = branched_equivalent_scaling((3, 3), ("square", "horizontal", "vertical"))
+    for S in fitted["branch"].scalings_.values():
+        np.testing.assert_allclose(S, lemma, rtol=1e-6)
+    for S in fitted["mi"].scalings_.values():
+        assert S[1, 1] > S[0, 0] and abs(S.mean() - 1) < 1e-5
+    # cross-validation clones and seeds: the same scores as fitting by hand
+    cv = KFold(3)
+    scores = cross_val_score(SGSConvClassifier(**TINY), X[:90], y[:90], cv=cv)
+    by_hand = [
+        clone(SGSConvClassifier(**TINY)).fit(X[tr], y[tr]).score(X[te], y[te])
+        for tr, te in cv.split(X[:90])
+    ]
+    np.testing.assert_array_equal(scores, by_hand)
 
 
 def test_fit_leaves_global_rng_alone(digits16):

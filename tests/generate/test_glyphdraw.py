@@ -1,8 +1,7 @@
 """GlyphDraw: conditions, freezing, zero-init, loss weighting, dropout, sampling."""
 
-import io
+import copy
 
-import joblib
 import numpy as np
 import pandas as pd
 import pytest
@@ -312,21 +311,17 @@ def test_the_glyph_and_box_drive_the_output(fitted):
             "box": [(0.1, 0.1, 0.5, 0.5)] * 2,
         }
     )
-    a, b = fitted.predict(prompts)
+    # one call per prompt: every call starts from the same seeded noise
+    a, b = (fitted.predict(prompts.iloc[[i]])[0] for i in (0, 1))
     assert not np.array_equal(a, b)
+    # the control: without the glyph channel and glyph tokens the model cannot
+    # tell the characters apart, so the two images are the same
+    blind = copy.copy(fitted).set_params(glyph_channels=False, glyph_tokens=False)
+    a_blind, b_blind = (blind.predict(prompts.iloc[[i]])[0] for i in (0, 1))
+    np.testing.assert_array_equal(a_blind, b_blind)
     font = fitted.font_path_
     glyph = render_glyph_image("山", SIZE, font) > 0.5
     assert not np.array_equal(a[..., 0] > 127, glyph)
-
-
-def test_joblib_round_trip(fitted, scenes):
-    buffer = io.BytesIO()
-    joblib.dump(fitted, buffer)
-    buffer.seek(0)
-    loaded = joblib.load(buffer)
-    np.testing.assert_array_equal(
-        loaded.predict(scenes.head(3)), fitted.predict(scenes.head(3))
-    )
 
 
 def test_base_stage_and_reuse(scenes, fitted):

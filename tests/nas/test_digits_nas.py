@@ -1,3 +1,4 @@
+import importlib.util
 import json
 
 import numpy as np
@@ -54,6 +55,9 @@ def test_specs_are_sampled_reproducibly_and_distinct():
 
 
 def test_analog_nasbench_op_codes_are_pinned():
+    # the library reads the wheel's data without importing the package
+    if importlib.util.find_spec("analognasbench") is None:
+        pytest.skip("optional extra [nas] (analog-nasbench) is not installed")
     data = read_nb201_analog()
     acc = dict(zip(data.frame["code"], data.frame["accuracy"]))
     assert len(acc) == 15625

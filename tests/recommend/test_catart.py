@@ -143,15 +143,6 @@ def test_unknown_users_get_popular_items_and_nan(data, fitted):
     assert np.isnan(fitted.predict(X)).all()
 
 
-def test_fit_is_deterministic(data, fitted):
-    again = CATARTRecommender(**SMALL, random_state=0).fit(
-        data.train, X_valid=data.valid
-    )
-    np.testing.assert_array_equal(
-        fitted.predict(data.test.head(200)), again.predict(data.test.head(200))
-    )
-
-
 def test_score_is_mean_ndcg_over_domains(data, fitted):
     score = fitted.score(data.test)
     per_domain = []
