@@ -179,7 +179,7 @@ def run_arms(args):
         result = evaluate(model, name, held_text, held_plain)
         result["fit_seconds"] = fit_seconds
         history = model.history_["glyphdraw"]
-        result["final_loss"] = float(history["loss"].tail(100).mean())
+        result["final_loss"] = float(np.mean(history[-100:, "train_loss"]))
         result["n_trainable"] = int(
             sum(
                 p.numel()

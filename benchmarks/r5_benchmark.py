@@ -84,7 +84,12 @@ def run_clutrr(seed, train_set, data_dir):
         if name == "r5":
             res[name]["rule_recall"] = rule_recall(model, data.rules.to_numpy())
             res[name]["n_rules"] = len(model.rules_)
-            res[name]["history"] = model.history_["self_play"].to_dict("list")
+            history = model.history_["self_play"]
+            res[name]["history"] = {
+                key: history[:, key]
+                for key in ("epoch", "train_accuracy", "n_rules", "valid_accuracy")
+                if key in history[-1]
+            }
         accs = [v["accuracy"] for v in res[name]["per_k"].values()]
         print(f"  {name}: " + " ".join(f"{a:.2f}" for a in accs), flush=True)
     return res

@@ -116,8 +116,8 @@ def run_overlap(seed, overlap):
             ).fit(data.train, X_valid=data.valid),
             data, seed, res,
         )  # fmt: skip
-        res[name]["d_accuracy"] = model.history_["gan"]["d_accuracy"]
-        res[name]["d_steps"] = model.history_["gan"]["step"]
+        steps, accuracy = zip(*model.history_["gan"][:, ("step", "d_accuracy")])
+        res[name]["d_accuracy"], res[name]["d_steps"] = list(accuracy), list(steps)
         res[name]["n_overlap_users"] = len(model.overlap_users_)
     return res
 

@@ -14,6 +14,7 @@ box. An independent recogniser reads the characters back at the box.
 # Scenes with captions, text and boxes
 # ------------------------------------
 import matplotlib.pyplot as plt
+import pandas as pd
 
 from sklearn_suite import GlyphDrawGenerator
 from sklearn_suite.datasets import make_glyph_scenes
@@ -56,7 +57,8 @@ for name, model, stage in (
     ("base", base, "base"),
     ("GlyphDraw stage", glyphdraw, "glyphdraw"),
 ):
-    loss = model.history_[stage]["loss"].rolling(25, min_periods=1).mean()
+    loss = pd.Series(model.history_[stage][:, "train_loss"])
+    loss = loss.rolling(25, min_periods=1).mean()
     plt.plot(loss.to_numpy(), label=name)
 plt.xlabel("training step")
 plt.ylabel("denoising loss (moving mean of 25)")

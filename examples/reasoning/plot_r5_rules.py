@@ -25,7 +25,8 @@ print(train.X[0], "->", train.y[0])
 # -----------
 r5 = R5RuleLearner(n_invented=9, n_playouts=30, max_epochs=2, random_state=0)
 r5.fit(train.X, train.y)
-print(r5.history_["self_play"])
+history = r5.history_["self_play"]
+print(history[:, ("epoch", "train_accuracy", "n_rules", "valid_accuracy")])
 rules = r5.rules_.sort_values("score", ascending=False)
 print(rules.head(10))
 

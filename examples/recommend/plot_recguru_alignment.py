@@ -42,9 +42,9 @@ models = {
 }
 fig, ax = plt.subplots(figsize=(5.5, 3.4), layout="constrained")
 for flag, model in models.items():
-    gan = model.history_["gan"]
+    steps, accuracy = zip(*model.history_["gan"][:, ("step", "d_accuracy")])
     label = "RecGURU" if flag else "without the adversary"
-    ax.plot(gan["step"], gan["d_accuracy"], marker="o", label=label)
+    ax.plot(steps, accuracy, marker="o", label=label)
 ax.axhline(0.5, color="grey", linestyle=":", label="chance (domains aligned)")
 ax.set_ylim(0.3, 1.05)
 ax.set_xlabel("adversarial training step")

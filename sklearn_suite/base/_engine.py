@@ -20,6 +20,7 @@ from skorch.callbacks import (
 )
 from skorch.dataset import ValidSplit
 from skorch.helper import predefined_split
+from skorch.history import History
 
 __all__ = [
     "ArrayCollate",
@@ -200,7 +201,9 @@ class HandLoop:
     their steps and the divergence check the skorch nets have.
 
     Iterate over it for the step numbers; pass each step's loss to
-    :meth:`check`, which returns it as a float.
+    :meth:`check`, which returns it as a float and records it. ``history`` is a
+    skorch ``History`` with one entry per step (``step``, ``train_loss`` and
+    whatever :meth:`record` adds), the same shape as the nets' histories.
 
     Parameters
     ----------
@@ -219,6 +222,7 @@ class HandLoop:
         self.verbose = verbose
         self.hint = hint
         self.step = 0
+        self.history = History()
 
     def __iter__(self):
         from tqdm.auto import tqdm
@@ -228,12 +232,19 @@ class HandLoop:
             self._bar = bar
             for step in range(self.n_steps):
                 self.step = step
+                self.history.new_epoch()
+                self.history.record("step", step + 1)
                 yield step
                 bar.update(1)
         self._bar = None
 
-    def check(self, loss):
-        """Raise :class:`TrainingDivergedError` when ``loss`` is not finite."""
+    def record(self, key, value):
+        """Record ``value`` under ``key`` for the current step."""
+        self.history.record(key, value)
+
+    def check(self, loss, key="train_loss"):
+        """Raise :class:`TrainingDivergedError` when ``loss`` is not finite;
+        record it under ``key`` and return it as a float."""
         value = loss.item() if torch.is_tensor(loss) else float(loss)
         if not math.isfinite(value):
             raise TrainingDivergedError(
@@ -241,6 +252,8 @@ class HandLoop:
                 f"{value}. Lower {self.hint} or check the input for NaN or "
                 "infinite values."
             )
+        if len(self.history):
+            self.history.record(key, value)
         if getattr(self, "_bar", None) is not None:
             self._bar.set_postfix(loss=f"{value:.4f}", refresh=False)
         return value

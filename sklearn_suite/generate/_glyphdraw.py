@@ -167,10 +167,10 @@ class GlyphDrawGenerator(
     prediction_type_ : str
         The UNet's prediction target (the base model's).
     font_path_ : str
-    history_ : dict
-        Per stage: ``"base"``, ``"glyphdraw"`` and ``"mask"`` (DataFrames of the
-        loss at every optimiser step of these hand-written diffusion loops) and
-        ``"glyph_encoder"`` (its skorch History).
+    history_ : dict of str to skorch.History
+        Per stage: ``"base"``, ``"glyphdraw"`` and ``"mask"`` (one entry per
+        optimiser step of these hand-written diffusion loops, with
+        ``train_loss``) and ``"glyph_encoder"`` (one entry per epoch).
 
     Examples
     --------

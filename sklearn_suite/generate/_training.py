@@ -10,7 +10,6 @@ glyph encoder is minibatch classification, so it is a skorch net.
 import copy
 
 import numpy as np
-import pandas as pd
 import torch
 import torch.nn.functional as F
 
@@ -86,10 +85,10 @@ class GlyphDrawTraining:
             optimiser, total_steps=n_steps, warmup_steps=100, final_factor=0.1
         )
         ema = EMAModel(params, decay=self.ema_decay) if self.ema_decay else None
-        loop, losses = HandLoop(n_steps, stage, self.verbose), []
-        for batch in zip(loop, batches):
-            loss = loss_fn(batch[1])
-            losses.append(loop.check(loss))
+        loop = HandLoop(n_steps, stage, self.verbose)
+        for _, batch in zip(loop, batches):
+            loss = loss_fn(batch)
+            loop.check(loss)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
@@ -98,9 +97,7 @@ class GlyphDrawTraining:
                 ema.step(params)
         if ema is not None:
             ema.copy_to(params)
-        self.history_[stage] = pd.DataFrame(
-            {"step": np.arange(1, len(losses) + 1), "loss": losses}
-        )
+        self.history_[stage] = loop.history
 
     def _pretrain_base(self, images, captions, rng, seed):
         size = images.shape[-1]

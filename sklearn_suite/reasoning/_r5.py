@@ -12,6 +12,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
+from skorch.history import History
 from torch import nn
 from torch.nn import functional as F
 
@@ -159,9 +160,9 @@ class R5RuleLearner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
     net_ : skorch.NeuralNet
         The policy-value network's training net.
     history_ : dict
-        ``"self_play"``: a DataFrame per epoch (training accuracy of the
-        episodes, validation accuracy, number of rules); ``"policy_value"``: the
-        net's skorch History, one entry per gradient step.
+        skorch Histories: ``"self_play"``, one entry per epoch (``epoch``,
+        ``train_accuracy`` of the episodes, ``n_rules``, ``valid_accuracy``);
+        ``"policy_value"``, one entry per gradient step of the network.
 
     Examples
     --------
@@ -339,7 +340,7 @@ class R5RuleLearner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         replay buffer through its skorch net (:meth:`_update`)."""
         net = self.policy_value_net_
         self._lr_multiplier = 1.0
-        buffer, rows, best = [], [], None
+        buffer, history, best = [], History(), None
         for epoch in range(self.max_epochs):
             if epoch == 0 and self.curriculum:
                 lengths = np.array(
@@ -361,7 +362,7 @@ class R5RuleLearner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
                 if (n + 1) % self.update_every == 0 and len(buffer) >= self.batch_size:
                     loop.check(self._update(buffer, rng))
             row = {
-                "epoch": epoch,
+                "epoch": epoch + 1,
                 "train_accuracy": correct / max(len(episodes), 1),
                 "n_rules": len(self._memory.rules),
             }
@@ -375,12 +376,14 @@ class R5RuleLearner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
                         copy.deepcopy(self._memory),
                         copy.deepcopy(net.state_dict()),
                     )
-            rows.append(row)
+            history.new_epoch()
+            for key, value in row.items():
+                history.record(key, value)
         if best is not None:
             _, self._memory, state = best
             net.load_state_dict(state)
         self.history_ = {
-            "self_play": pd.DataFrame(rows),
+            "self_play": history,
             "policy_value": self.net_.history,
         }
 

@@ -115,9 +115,9 @@ def run_recguru_demo(output_dir, *, preset="default", random_state=0, verbose=0)
     sasrec.fit(sparse[0], X_valid=sparse[1])
     test = data.test[data.test.domain == 1]
     ours, base = model.score(test), sasrec.score(test)
-    gan = model.history_["gan"]
+    steps, accuracy = zip(*model.history_["gan"][:, ("step", "d_accuracy")])
     fig, ax = plt.subplots(figsize=(5, 3.4), layout="constrained")
-    ax.plot(gan["step"], gan["d_accuracy"], marker="o", label="RecGURU")
+    ax.plot(steps, accuracy, marker="o", label="RecGURU")
     ax.axhline(0.5, color="grey", linestyle=":", label="chance (domains aligned)")
     ax.set_ylim(0.3, 1.05)
     ax.set_xlabel("adversarial training step")

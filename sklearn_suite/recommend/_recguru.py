@@ -176,12 +176,13 @@ class RecGURURecommender(
         None when fitted on one domain.
     overlap_users_ : pandas.Index
         Users with training sequences in both domains.
-    history_ : dict
-        ``"pretrain"`` (skorch History, one entry per step), ``"gan"``
-        (DataFrame-ready dict: step, discriminator loss, adversarial loss,
-        discriminator accuracy on held-out users' GURs) and ``"tune"`` (skorch
-        History, one entry per round of ``eval_every`` steps, with ``valid_hr``
-        when ``X_valid`` is given).
+    history_ : dict of str to skorch.History
+        ``"pretrain"`` (one entry per step), ``"gan"`` (one entry per generator
+        step: ``train_loss``, the last critic step's ``d_loss``, the adversarial
+        term ``g_adv`` and, every ``eval_every`` steps, ``d_accuracy`` on
+        held-out users' GURs: ``history_["gan"][:, ("step", "d_accuracy")]``)
+        and ``"tune"`` (one entry per round of ``eval_every`` steps, with
+        ``valid_hr`` when ``X_valid`` is given).
 
     Notes
     -----
@@ -454,7 +455,6 @@ class RecGURURecommender(
         A hand-written loop: two players with their own optimisers and a
         critic/generator step ratio are not one skorch net."""
         model, D = self.model_, self.discriminator_
-        history = {"step": [], "d_loss": [], "g_adv": [], "d_accuracy": []}
         opt_g = torch.optim.Adam(
             self._generator_parameters(), lr=self.lr_gan, betas=(0.5, 0.9)
         )
@@ -473,7 +473,7 @@ class RecGURURecommender(
                             for d in (0, 1)
                         ]
                     d_loss = self._critic_loss(*gurs)
-                    loop.check(d_loss)
+                    loop.check(d_loss, "d_loss")
                     opt_d.zero_grad()
                     d_loss.backward()
                     opt_d.step()
@@ -494,15 +494,13 @@ class RecGURURecommender(
             opt_g.zero_grad()
             loss.backward()
             opt_g.step()
+            loop.record("g_adv", adv.item())
             if D is not None and (
                 (step + 1) % self.eval_every == 0 or step + 1 == self.gan_steps
             ):
-                history["step"].append(step + 1)
-                history["d_loss"].append(d_loss.item())
-                history["g_adv"].append(adv.item())
-                history["d_accuracy"].append(self._discriminator_accuracy(held))
+                loop.record("d_accuracy", self._discriminator_accuracy(held))
                 model.train()
-        return history
+        return loop.history
 
     def _split_held_out(self, users, rng):
         n_held = max(len(users) // 10, 1) if len(users) > 1 else 0

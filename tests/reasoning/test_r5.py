@@ -127,7 +127,8 @@ def test_learns_kinship_rules_from_short_stories(fitted, stories):
     assert len(learned & truth) >= 10
     assert fitted.score(stories.X, stories.y) > 0.5
     history = fitted.history_["self_play"]
-    assert list(history.columns[:3]) == ["epoch", "train_accuracy", "n_rules"]
+    assert history[:, "epoch"] == [1]
+    assert 0 <= history[-1, "train_accuracy"] <= 1 and history[-1, "n_rules"] > 0
     assert len(fitted.history_["policy_value"]) > 0  # the net learned
 
 
