@@ -74,17 +74,26 @@ def load_policy(path):
     ValueError
         When the file is not a policy or names an unknown op.
     """
-    with open(path, encoding="utf-8") as f:
-        document = json.load(f)
+    try:
+        with open(path, encoding="utf-8") as f:
+            document = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path} is not an LA3 policy file: {exc}.") from exc
     if (
         not isinstance(document, dict)
         or document.get("format") != "sklearn_suite.la3_policy"
     ):
         raise ValueError(f"{path} is not an LA3 policy file written by save_policy.")
     policy = {}
-    for entry in document["policy"]:
-        check_triples(entry["triples"])  # raises on unknown op names
-        policy[entry["label"]] = [tuple(t) for t in entry["triples"]]
+    for n, entry in enumerate(document.get("policy", [])):
+        try:
+            triples = entry["triples"]
+            check_triples(triples)  # raises on unknown op names
+            policy[entry["label"]] = [tuple(t) for t in triples]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{path}, policy entry {n}: {exc}") from exc
+    if not policy:
+        raise ValueError(f"{path} holds no policy entry.")
     return policy
 
 

