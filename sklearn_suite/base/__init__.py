@@ -6,6 +6,7 @@ minibatch-trained core goes through, and version-stamped persistence.
 """
 
 from sklearn_suite.base._checks import (
+    InputRangeWarning,
     check_device,
     check_images,
     check_seed,
@@ -21,6 +22,8 @@ from sklearn_suite.base._engine import (
     ItemDataset,
     LossOutput,
     TrainingDivergedError,
+    atomic,
+    fit_method,
     fit_net,
     make_net,
     small_cnn_classifier,
@@ -29,17 +32,24 @@ from sklearn_suite.base._engine import (
 from sklearn_suite.base._params import (
     COMMON_CONSTRAINTS,
     FRACTION,
+    N_JOBS,
     NON_NEGATIVE,
     NON_NEGATIVE_INT,
     POSITIVE,
     POSITIVE_INT,
     PROBABILITY,
 )
-from sklearn_suite.base._persistence import TorchEstimatorMixin
+from sklearn_suite.base._persistence import (
+    TorchEstimatorMixin,
+    UnsafeModelFileError,
+    load,
+    save,
+)
 
 __all__ = [
     "COMMON_CONSTRAINTS",
     "FRACTION",
+    "N_JOBS",
     "NON_NEGATIVE",
     "NON_NEGATIVE_INT",
     "POSITIVE",
@@ -51,16 +61,22 @@ __all__ = [
     "EpochMetric",
     "EpochProgressBar",
     "HandLoop",
+    "InputRangeWarning",
     "ItemDataset",
     "LossOutput",
     "TorchEstimatorMixin",
     "TrainingDivergedError",
+    "UnsafeModelFileError",
     "check_device",
     "check_images",
+    "atomic",
     "check_seed",
+    "fit_method",
     "fit_net",
+    "load",
     "make_net",
     "small_cnn_classifier",
+    "save",
     "torch_seeded",
     "warmup_decay",
 ]

@@ -4,13 +4,20 @@ RNG), device handling and image input validation."""
 import contextlib
 import math
 import numbers
+import warnings
 
 import numpy as np
 import torch
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, validate_data
 
-__all__ = ["check_device", "check_images", "check_seed", "torch_seeded"]
+__all__ = [
+    "InputRangeWarning",
+    "check_device",
+    "check_images",
+    "check_seed",
+    "torch_seeded",
+]
 
 
 def check_seed(random_state):
@@ -121,7 +128,10 @@ def check_images(estimator, X, y="no_validation", *, image_shape=None, reset=Tru
     ``(n, d)`` with ``image_shape=(C, H, W)`` (one entry may be -1, inferred as in
     ``numpy.reshape``: ``(1, 1, -1)`` reads each row as a one-row image) or, when
     ``image_shape`` is None, a single-channel square image with side ``sqrt(d)``.
-    uint8 input is scaled from [0, 255] to [0, 1].
+    Integer images (any integer dtype) are pixels in [0, 255], scaled to [0, 1];
+    float images are used as they are. ``fit`` records the value range it saw
+    (``input_range_``); later input on another scale (say floats in [0, 255]
+    after integer images in fit) warns with :class:`InputRangeWarning`.
 
     On ``reset=True`` this sets ``n_features_in_`` (``C * H * W``) and
     ``image_shape_`` on the estimator; otherwise it checks new input against them.
@@ -149,7 +159,8 @@ def check_images(estimator, X, y="no_validation", *, image_shape=None, reset=Tru
         image_shape = _check_image_shape(image_shape)
     no_y = isinstance(y, str) and y == "no_validation"
     ndim = 2 if _is_sparse(X) else _ndim(X)
-    is_uint8 = getattr(X, "dtype", None) == np.uint8
+    dtype = getattr(X, "dtype", None)
+    is_integer = dtype is not None and np.dtype(dtype).kind in "iu"
 
     if ndim == 2:
         out = validate_data(estimator, X, y, dtype=np.float32, reset=reset)
@@ -192,11 +203,39 @@ def check_images(estimator, X, y="no_validation", *, image_shape=None, reset=Tru
             f"(n, C*H*W); got an array with {ndim} dimension(s)."
             + (hint if ndim < 2 else "")
         )
-    if is_uint8:
+    if is_integer:
+        if X.size and (X.min() < 0 or X.max() > 255):
+            raise ValueError(
+                "X holds integer images, read as pixels in [0, 255], but its values "
+                f"range over [{X.min():g}, {X.max():g}]; pass floats for other "
+                "scales."
+            )
         X = X / np.float32(255.0)
+    seen = (float(X.min()), float(X.max())) if X.size else (0.0, 0.0)
     if reset:
         estimator.image_shape_ = tuple(int(s) for s in X.shape[1:])
+        estimator.input_range_ = seen
+    else:
+        _warn_on_another_scale(estimator, seen)
     return X, y
+
+
+class InputRangeWarning(UserWarning):
+    """Images whose values lie on another scale than those seen in ``fit``."""
+
+
+def _warn_on_another_scale(estimator, seen):
+    low, high = getattr(estimator, "input_range_", seen)
+    slack = 0.5 * max(high - low, 1e-6)
+    if seen[0] < low - slack or seen[1] > high + slack:
+        warnings.warn(
+            f"X's values lie in [{seen[0]:g}, {seen[1]:g}] but the images seen in "
+            f"fit lay in [{low:g}, {high:g}]: integer images are read as pixels in "
+            "[0, 255] and divided by 255, float images are used as they are; "
+            "pass X on the scale used in fit.",
+            InputRangeWarning,
+            stacklevel=3,
+        )
 
 
 def _ndim(X):

@@ -7,6 +7,7 @@ progress bar, and the user's own callbacks); :func:`fit_net` trains it and lets
 ``KeyboardInterrupt`` through.
 """
 
+import functools
 import math
 
 import numpy as np
@@ -23,6 +24,8 @@ from skorch.helper import predefined_split
 from skorch.history import History
 
 __all__ = [
+    "atomic",
+    "fit_method",
     "ArrayCollate",
     "ArrayDataset",
     "DivergenceGuard",
@@ -445,6 +448,8 @@ def make_net(
         iterator_train__shuffle=shuffle,
         iterator_train__drop_last=drop_last,
         iterator_train__generator=torch.Generator().manual_seed(seed),
+        # prediction iterators draw their base seed from this, not the caller's RNG
+        iterator_valid__generator=torch.Generator().manual_seed(seed),
         callbacks=internal + _user_callbacks(callbacks),
         device=device,
         warm_start=warm_start,
@@ -515,3 +520,31 @@ def small_cnn_classifier(**params):
     from sklearn_suite.conv import SGSConvClassifier
 
     return SGSConvClassifier(**{"scaling": None, **params})
+
+
+def atomic(method):
+    """Make a fitting method atomic: if it raises (Ctrl-C included), the
+    estimator's attributes are put back as they were, so it is as fitted (or
+    unfitted) as before. Objects the method changes in place (a warm-started
+    net) are not put back; fitting methods build new objects."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        before = dict(self.__dict__)
+        try:
+            return method(self, *args, **kwargs)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
+
+    return wrapper
+
+
+def fit_method(method):
+    """The library's ``fit`` decorator: the declared ``_parameter_constraints``
+    are checked before any work (scikit-learn's ``_fit_context``) and the fit is
+    :func:`atomic`."""
+    from sklearn.base import _fit_context
+
+    return atomic(_fit_context(prefer_skip_nested_validation=True)(method))

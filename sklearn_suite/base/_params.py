@@ -13,6 +13,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 __all__ = [
     "COMMON_CONSTRAINTS",
     "FRACTION",
+    "N_JOBS",
     "NON_NEGATIVE",
     "NON_NEGATIVE_INT",
     "POSITIVE",
@@ -29,6 +30,13 @@ NON_NEGATIVE = Interval(Real, 0, np.inf, closed="left")
 PROBABILITY = Interval(Real, 0, 1, closed="both")
 # a share of the data held out or mixed in: 0 allowed, 1 not
 FRACTION = Interval(Real, 0, 1, closed="left")
+
+# joblib's n_jobs: -1 all cores, -2 all but one ...; 0 means nothing
+N_JOBS = [
+    Interval(Integral, None, -1, closed="right"),
+    Interval(Integral, 1, None, closed="left"),
+    None,
+]
 
 COMMON_CONSTRAINTS = {
     "device": [str, torch.device],
