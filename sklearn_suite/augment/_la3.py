@@ -7,7 +7,7 @@ import pandas as pd
 import torch
 from imblearn.base import BaseSampler
 from imblearn.utils import check_target_type
-from sklearn.base import _fit_context, clone
+from sklearn.base import clone
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
@@ -27,30 +27,44 @@ from sklearn_suite.augment._search import (
 )
 from sklearn_suite.base import (
     COMMON_CONSTRAINTS,
+    N_JOBS,
     NON_NEGATIVE,
     NON_NEGATIVE_INT,
     POSITIVE_INT,
     TorchEstimatorMixin,
+    atomic,
     check_images,
     check_seed,
+    fit_method,
     small_cnn_classifier,
 )
 
 
 def _to_layout(images, layout):
-    """float32 (n, C, H, W) in [0, 1] -> the caller's layout and dtype."""
-    ndim, dtype = layout
+    """float32 (n, C, H, W) in [0, 1] -> the caller's layout, dtype and scale."""
+    ndim, dtype, scale = layout
     out = images.reshape(len(images), -1) if ndim == 2 else images
     out = out[:, 0] if ndim == 3 else out
-    if np.dtype(dtype) == np.uint8:
-        return np.clip(np.round(out * 255), 0, 255).astype(np.uint8)
-    return out.astype(dtype, copy=False)
+    if np.dtype(dtype).kind in "iu":  # pixels in [0, 255]
+        return np.clip(np.round(out * 255), 0, 255).astype(dtype)
+    return (out * scale).astype(dtype, copy=False)
 
 
-def _layout_of(X):
-    """(ndim, dtype) of validated input, to give results back in the same form."""
+def _layout_of(X, scale=1.0):
+    """(ndim, dtype, scale) of validated input, to give results back in the same
+    form: integer images are pixels in [0, 255]; float images are divided by
+    ``scale`` for the ops (which work in [0, 1]) and multiplied back."""
     X = np.asarray(X)
-    return X.ndim, (X.dtype if X.dtype.kind in "fu" else np.dtype(np.float32))
+    return X.ndim, (X.dtype if X.dtype.kind in "fiu" else np.dtype(np.float32)), scale
+
+
+def _float_scale(X):
+    """1 for images in [0, 1] (and integer pixels); else the float images' max,
+    so that augmented copies stay on the originals' scale."""
+    X = np.asarray(X)
+    if X.dtype.kind in "iu" or X.size == 0:
+        return 1.0
+    return max(1.0, float(X.max()))
 
 
 class _Layout:
@@ -222,7 +236,7 @@ class LabelAwareAugmenter(TorchEstimatorMixin, BaseSampler):
         "alpha": [NON_NEGATIVE],
         "n_augment": [NON_NEGATIVE_INT],
         "image_shape": [tuple, list, None],
-        "n_jobs": [Integral, None],
+        "n_jobs": N_JOBS,
         **COMMON_CONSTRAINTS,
     }
 
@@ -275,11 +289,11 @@ class LabelAwareAugmenter(TorchEstimatorMixin, BaseSampler):
         # one-vs-all indicator targets become labels, as in imbalanced-learn
         y, binarize_y = check_target_type(y, indicate_one_vs_all=True)
         images, y = check_images(self, X, y, image_shape=self.image_shape, reset=True)
-        self._layout = _layout_of(X)
+        self._layout = _layout_of(X, _float_scale(X))
         self._raw_X = np.asarray(X)
-        return images, y, binarize_y
+        return images / np.float32(self._layout[2]), y, binarize_y
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_method
     def fit(self, X, y):
         """Run the policy search (stages 0-2).
 
@@ -297,6 +311,25 @@ class LabelAwareAugmenter(TorchEstimatorMixin, BaseSampler):
         del self._raw_X
         self._search(images, y)
         return self
+
+    @atomic
+    def fit_resample(self, X, y, **params):
+        """Search the policy, then return the originals plus ``n_augment``
+        augmented copies of every sample (imbalanced-learn's ``fit_resample``,
+        made atomic: a failed or interrupted call leaves the sampler as it was).
+
+        Parameters
+        ----------
+        X : array-like of shape (n, H, W), (n, C, H, W) or (n, C*H*W)
+        y : array-like of shape (n,)
+
+        Returns
+        -------
+        X_resampled : ndarray or DataFrame of shape (n * (1 + n_augment), ...)
+            Same layout, dtype and scale as ``X``.
+        y_resampled : ndarray of shape (n * (1 + n_augment),)
+        """
+        return super().fit_resample(X, y, **params)
 
     def _fit_resample(self, X, y):
         """Search the policy on the validated images ``X`` (imbalanced-learn's
@@ -461,7 +494,12 @@ class LabelAwareAugmenter(TorchEstimatorMixin, BaseSampler):
         """
         check_is_fitted(self)
         images, y = check_images(self, X, y, reset=False)
-        return _to_layout(self._augment_images(images, y, random_state), _layout_of(X))
+        layout = _layout_of(X, self._layout[2])
+        images = images / np.float32(layout[2] if layout[1].kind == "f" else 1.0)
+        return _to_layout(self._augment_images(images, y, random_state), layout)
+
+    def _rebuild_modules(self):
+        """For :meth:`load`: no network of its own (the proxy rebuilds its own)."""
 
     def export_policy(self, path):
         """Write ``policy_`` to a JSON file (see :func:`load_policy`)."""

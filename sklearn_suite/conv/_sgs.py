@@ -1,10 +1,11 @@
 """SGSConvClassifier: a conv-net classifier trained with spatial gradient scaling."""
 
 import inspect
+import numbers
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
@@ -23,6 +24,7 @@ from sklearn_suite.base import (
     check_device,
     check_images,
     check_seed,
+    fit_method,
     fit_net,
     make_net,
     torch_seeded,
@@ -240,6 +242,14 @@ class SGSConvClassifier(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.random_state = random_state
 
     def _module_spec(self, n_channels, n_classes):
+        widths = tuple(self.widths)
+        if not widths or not all(
+            isinstance(w, numbers.Integral) and w > 0 for w in widths
+        ):
+            raise ValueError(
+                f"widths must be positive ints (channels per stage); got "
+                f"{self.widths!r}."
+            )
         params = dict(self.module_params or {})
         if isinstance(self.module, str):
             if self.module not in _BUILTIN_MODULES:
@@ -262,7 +272,7 @@ class SGSConvClassifier(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
                 params.setdefault(key, value)
         return cls, params
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_method
     def fit(self, X, y):
         """Train the network (or, with ``warm_start=True``, continue training it).
 
@@ -289,8 +299,38 @@ class SGSConvClassifier(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         y_enc = encoder.transform(y).astype(np.int64)
         seed = check_seed(self.random_state)
         device = check_device(self.device)
-        module, module_params = self._module_spec(X.shape[1], len(encoder.classes_))
 
+        iterator_params = {}
+        if self.augmenter is not None:
+            self.augmenter_ = clone(self.augmenter).fit(X, encoder.classes_[y_enc])
+            # training batches only: prediction never augments
+            iterator_params["iterator_train__collate_fn"] = _AugmentingCollate(
+                self.augmenter_, encoder.classes_, seed
+            )
+
+        with torch_seeded(seed, device):
+            if previous is not None:
+                net = self._continue(previous, encoder.classes_, X.shape[1:])
+            else:
+                net = self._new_net(
+                    X.shape[1], len(encoder.classes_), seed, device,
+                    # BatchNorm cannot train on a last batch of one image
+                    drop_last=len(X) % self.batch_size == 1, **iterator_params,
+                )  # fmt: skip
+            fit_net(net, X, y_enc)
+
+        # assigned only now, so an interrupted fit leaves the estimator as it was
+        self.net_ = net
+        self.history_ = net.history
+        self.classes_ = encoder.classes_
+        sgs = dict(net.callbacks_).get("sgs")
+        self.scalings_ = sgs.scalings_ if sgs is not None else {}
+        self.scalings_history_ = sgs.history_ if sgs is not None else []
+        return self
+
+    def _new_net(self, n_channels, n_classes, seed, device, **params):
+        """The skorch net: the module, SGD, the SGS callback and the schedule."""
+        module, module_params = self._module_spec(n_channels, n_classes)
         callbacks = []
         if self.scaling is not None:
             sgs = SpatialGradientScaling(
@@ -314,49 +354,32 @@ class SGSConvClassifier(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
                     ),
                 )
             )
-        iterator_params = {}
-        if self.augmenter is not None:
-            self.augmenter_ = clone(self.augmenter).fit(X, encoder.classes_[y_enc])
-            # training batches only: prediction never augments
-            iterator_params["iterator_train__collate_fn"] = _AugmentingCollate(
-                self.augmenter_, encoder.classes_, seed
-            )
+        return make_net(
+            module,
+            module_params=module_params,
+            stage="SGSConvClassifier",
+            seed=seed,
+            device=device,
+            lr=self.lr,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            criterion=nn.CrossEntropyLoss,
+            optimizer=torch.optim.SGD,
+            optimizer_params={"momentum": self.momentum},
+            weight_decay=self.weight_decay,
+            stage_callbacks=callbacks,
+            callbacks=self.callbacks,
+            verbose=self.verbose,
+            net_class=NeuralNetClassifier,
+            **params,
+        )
 
-        with torch_seeded(seed, device):
-            if previous is not None:
-                net = self._continue(previous, encoder.classes_, X.shape[1:])
-            else:
-                net = make_net(
-                    module,
-                    module_params=module_params,
-                    stage="SGSConvClassifier",
-                    seed=seed,
-                    device=device,
-                    lr=self.lr,
-                    max_epochs=self.max_epochs,
-                    batch_size=self.batch_size,
-                    criterion=nn.CrossEntropyLoss,
-                    optimizer=torch.optim.SGD,
-                    optimizer_params={"momentum": self.momentum},
-                    weight_decay=self.weight_decay,
-                    # BatchNorm cannot train on a last batch of one image
-                    drop_last=len(X) % self.batch_size == 1,
-                    stage_callbacks=callbacks,
-                    callbacks=self.callbacks,
-                    verbose=self.verbose,
-                    net_class=NeuralNetClassifier,
-                    **iterator_params,
-                )
-            fit_net(net, X, y_enc)
-
-        # assigned only now, so an interrupted fit leaves the estimator as it was
-        self.net_ = net
-        self.history_ = net.history
-        self.classes_ = encoder.classes_
-        sgs = dict(net.callbacks_).get("sgs")
-        self.scalings_ = sgs.scalings_ if sgs is not None else {}
-        self.scalings_history_ = sgs.history_ if sgs is not None else []
-        return self
+    def _rebuild_modules(self):
+        """For :meth:`load`: the net of a fitted estimator, weights to be loaded."""
+        self.net_ = self._new_net(
+            self.image_shape_[0], len(self.classes_), 0, check_device(self.device)
+        )
+        self.net_.initialize()
 
     def _warm_start_state(self):
         """With ``warm_start=True`` and a fitted net: what it was fitted on."""
