@@ -3,6 +3,7 @@ indexing, negative sampling and batched top-k ranking."""
 
 import numbers
 import warnings
+from collections.abc import Hashable
 
 import numpy as np
 import pandas as pd
@@ -24,9 +25,34 @@ def check_interactions(X, columns=("user", "item", "domain"), name="X"):
     if len(X) == 0:
         raise ValueError(f"{name} has no interactions.")
     for column in columns:
-        if X[column].isna().any():
+        values = X[column]
+        if values.dtype == object:
+            unhashable = [
+                i for i, v in enumerate(values) if not isinstance(v, Hashable)
+            ]
+            if unhashable:
+                i = unhashable[0]
+                raise TypeError(
+                    f"{name}[{column!r}] holds unhashable ids such as "
+                    f"{values.iloc[i]!r:.40} (row {i}); ids must be str or int."
+                )
+        if values.isna().any():
             raise ValueError(f"{name}[{column!r}] contains NaN.")
     return X.reset_index(drop=True)
+
+
+def check_users(users):
+    """A sequence of user ids (a bare id such as ``"abc"`` is not a sequence)."""
+    if isinstance(users, (str, bytes, dict)) or not hasattr(users, "__iter__"):
+        raise TypeError(
+            "users must be a sequence of user ids (e.g. a list); got "
+            f"{type(users).__name__} {users!r:.60}."
+        )
+    users = list(users)
+    for user in users:
+        if not isinstance(user, Hashable):
+            raise TypeError(f"users must hold hashable ids; got {user!r:.60}.")
+    return users
 
 
 class InteractionIndex:
@@ -209,7 +235,7 @@ class EmbeddingRecommenderMixin:
         check_is_fitted(self, "_index")
         d = self._index.domain_position(domain)
         check_scalar(k, "k", numbers.Integral, min_val=1)
-        users = list(users)
+        users = check_users(users)
         codes = self._index.users_.get_indexer(users)
         known = self._has_vector(codes, d)
         k = min(k, len(self._index.items_[domain]))

@@ -6,7 +6,7 @@ from numbers import Integral, Real
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.base import BaseEstimator, _fit_context
+from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
@@ -21,6 +21,7 @@ from sklearn_suite.base import (
     TorchEstimatorMixin,
     check_device,
     check_seed,
+    fit_method,
     torch_seeded,
 )
 from sklearn_suite.recommend._base import (
@@ -28,6 +29,7 @@ from sklearn_suite.recommend._base import (
     InteractionIndex,
     NegativeSampler,
     check_interactions,
+    check_users,
     seen_lists,
 )
 from sklearn_suite.recommend._modules import (
@@ -47,6 +49,19 @@ from sklearn_suite.recommend._training import (
     bpr_rows,
     fit_stage,
 )
+
+
+def _hold_out(X, rng, share=0.1):
+    """Validation rows: about ``share`` of each user's interactions in each
+    domain, never all of them (a user's only interaction in a domain stays)."""
+    held = rng.random(len(X)) < share
+    groups = X.groupby(["user", "domain"], sort=False).indices.values()
+    for rows in groups:
+        if len(rows) == 1:
+            held[rows] = False
+        elif held[rows].all():
+            held[rows[rng.randint(len(rows))]] = False
+    return held
 
 
 class CATARTRecommender(
@@ -261,7 +276,7 @@ class CATARTRecommender(
         vrows = (vd == d) & (vu >= 0) & (vi >= 0)
         return (u[rows], i[rows]), (vu[vrows], vi[vrows])
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_method
     def fit(self, X, y=None, X_valid=None):
         """Fit MF per domain, then CAT, then one ART per domain.
 
@@ -273,8 +288,10 @@ class CATARTRecommender(
         y : None
             Ignored.
         X_valid : pandas.DataFrame, default=None
-            Validation interactions for early stopping; None holds out 10% of each
-            domain's training interactions at random.
+            Validation interactions for early stopping; None holds out about 10%
+            of each user's interactions in each domain (never a user's only
+            one there). Every user, item and domain of ``X`` is known after
+            ``fit`` either way.
 
         Returns
         -------
@@ -286,14 +303,23 @@ class CATARTRecommender(
             empty = sorted(set(X["domain"].cat.categories) - set(X["domain"]))
             if empty:
                 raise ValueError(f"domains {empty} have no interactions.")
+        n_domains, n_users = X["domain"].nunique(), X["user"].nunique()
+        if n_domains < 2 or n_users < 3:
+            raise ValueError(
+                "CAT-ART transfers user representations between domains: X needs "
+                f"at least 2 domains and 3 users; it has {n_domains} domain(s) and "
+                f"{n_users} user(s)."
+            )
         rng = check_random_state(self.random_state)
         seed = check_seed(rng)
+        # every user, item and domain of X is known, whatever is held out
+        index = InteractionIndex().fit(X)
+        seen_all = index.encode(X)
         if X_valid is None:
-            held = rng.random(len(X)) < 0.1
+            held = _hold_out(X, rng)
             X, X_valid = X[~held].reset_index(drop=True), X[held]
         else:
             X_valid = check_interactions(X_valid, name="X_valid")
-        index = InteractionIndex().fit(X)
         self.users_, self.domains_, self.items_ = (
             index.users_, index.domains_, index.items_,
         )  # fmt: skip
@@ -302,9 +328,9 @@ class CATARTRecommender(
         known = X_valid["domain"].isin(self.domains_)
         valid_codes = index.encode(X_valid[known])
         n_users, n_domains, dim = len(self.users_), len(self.domains_), self.n_factors
-        self._seen = seen_lists(codes, n_users, n_domains)
+        self._seen = seen_lists(seen_all, n_users, n_domains)
         counts = [
-            np.bincount(codes[1][codes[2] == d], minlength=len(self.items_[dom]))
+            np.bincount(seen_all[1][seen_all[2] == d], minlength=len(self.items_[dom]))
             for d, dom in enumerate(self.domains_)
         ]
         self._popular = [np.argsort(-c, kind="stable") for c in counts]
@@ -394,6 +420,20 @@ class CATARTRecommender(
         self.cat_.eval().cpu()
         return net.history
 
+    def _rebuild_modules(self):
+        """For :meth:`load`: MF per domain, CAT and ART per domain, weights to be
+        loaded."""
+        n_users, n_domains, dim = len(self.users_), len(self.domains_), self.n_factors
+        self.mf_ = [BPRMF(n_users, len(self.items_[d]), dim) for d in self.domains_]
+        self.cat_ = ContrastiveAutoencoder(n_domains, dim)
+        self.art_ = [
+            AttentiveTransfer(
+                n_domains, d, dim, mf.items.weight.detach(), self.knowledge,
+                self.dropout,
+            )
+            for d, mf in enumerate(self.mf_)
+        ]  # fmt: skip
+
     # --------------------------------------------------------------- inference
     def _user_vectors(self, user_codes, d):
         art = self.art_[d]
@@ -418,7 +458,7 @@ class CATARTRecommender(
         Z : ndarray of shape (n_users, n_factors)
         """
         check_is_fitted(self, "art_")
-        codes = self.users_.get_indexer(list(users))
+        codes = self.users_.get_indexer(check_users(users))
         out = np.full((len(codes), self.n_factors), np.nan, dtype=np.float32)
         out[codes >= 0] = self._global[codes[codes >= 0]].numpy()
         return out

@@ -2,14 +2,15 @@
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, _fit_context
+from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from sklearn_suite.recommend._base import check_interactions
+from sklearn_suite.base import TorchEstimatorMixin, fit_method
+from sklearn_suite.recommend._base import check_interactions, check_users
 from sklearn_suite.recommend._protocols import FullRankingScoreMixin
 
 
-class PopularityRecommender(FullRankingScoreMixin, BaseEstimator):
+class PopularityRecommender(TorchEstimatorMixin, FullRankingScoreMixin, BaseEstimator):
     """Recommends each domain's most interacted-with items the user has not seen.
 
     Examples
@@ -24,7 +25,10 @@ class PopularityRecommender(FullRankingScoreMixin, BaseEstimator):
 
     _parameter_constraints: dict = {}
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    def _rebuild_modules(self):
+        """For :meth:`load`: counts only, no network."""
+
+    @fit_method
     def fit(self, X, y=None):
         """Count interactions per item.
 
@@ -94,7 +98,7 @@ class PopularityRecommender(FullRankingScoreMixin, BaseEstimator):
             )
         counts = self.counts_[domain]
         rows = []
-        for user in users:
+        for user in check_users(users):
             seen = self.seen_.get((domain, user), set()) if exclude_seen else set()
             top = [i for i in counts.index[: k + len(seen)] if i not in seen][:k]
             rows += [(user, i, counts[i], r) for r, i in enumerate(top, 1)]

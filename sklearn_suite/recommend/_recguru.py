@@ -5,7 +5,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, _fit_context
+from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
@@ -22,8 +22,10 @@ from sklearn_suite.base import (
     TorchEstimatorMixin,
     check_device,
     check_seed,
+    fit_method,
     torch_seeded,
 )
+from sklearn_suite.recommend._base import check_users
 from sklearn_suite.recommend._sequence import SequentialRecommenderMixin
 from sklearn_suite.recommend._training import SequenceDraws, fit_steps
 from sklearn_suite.recommend._transformer import (
@@ -320,7 +322,7 @@ class RecGURURecommender(
         ]
 
     # ---------------------------------------------------------------- training
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_method
     def fit(self, X, y=None, X_valid=None):
         """Fit the autoencoder, the adversarial alignment and the recommenders.
 
@@ -380,6 +382,17 @@ class RecGURURecommender(
         self._device = "cpu"
         self._finish_histories(store, valid)
         return self
+
+    def _rebuild_modules(self):
+        """For :meth:`load`: the autoencoder and the discriminator, weights to be
+        loaded."""
+        self.model_ = SequenceAutoencoder(
+            [len(self.items_[d]) for d in self.domains_], self.d_model,
+            self.n_blocks, self.n_heads, self.d_ff, self.max_len, self.dropout,
+        )  # fmt: skip
+        if self.discriminator_ is not None:
+            self.discriminator_ = DomainDiscriminator(self.d_model)
+        self._device = "cpu"
 
     def _generator_parameters(self):
         m = self.model_
@@ -586,7 +599,7 @@ class RecGURURecommender(
         """
         check_is_fitted(self, "model_")
         d = self._index.domain_position(domain)
-        codes = self.users_.get_indexer(list(users))
+        codes = self.users_.get_indexer(check_users(users))
         known = self._has_vector(codes, d)
         out = np.full((len(codes), self.d_model), np.nan, dtype=np.float32)
         self.model_.eval()

@@ -4,7 +4,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, _fit_context
+from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
@@ -19,6 +19,7 @@ from sklearn_suite.base import (
     TorchEstimatorMixin,
     check_device,
     check_seed,
+    fit_method,
     torch_seeded,
 )
 from sklearn_suite.recommend._sequence import SequentialRecommenderMixin
@@ -156,7 +157,7 @@ class SASRecRecommender(TorchEstimatorMixin, SequentialRecommenderMixin, BaseEst
         self.random_state = random_state
         self.verbose = verbose
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_method
     def fit(self, X, y=None, X_valid=None):
         """Fit one self-attentive model per domain.
 
@@ -221,6 +222,22 @@ class SASRecRecommender(TorchEstimatorMixin, SequentialRecommenderMixin, BaseEst
             verbose=self.verbose,
         )
         return net.history
+
+    def _rebuild_modules(self):
+        """For :meth:`load`: one model per domain, weights to be loaded."""
+        self.models_ = nn.ModuleList(
+            SelfAttentiveRecommender(
+                len(self.items_[domain]),
+                self.d_model,
+                self.n_blocks,
+                self.n_heads,
+                self.d_ff,
+                self.max_len,
+                self.dropout,
+            )  # fmt: skip
+            for domain in self.domains_
+        )
+        self._device = "cpu"
 
     def _eval_mode(self):
         self.models_.eval()

@@ -208,3 +208,19 @@ def test_fit_on_cuda_serves_on_cpu(data):
     with mock.patch("torch.cuda.is_available", return_value=False):
         loaded = joblib.load(buffer)
         np.testing.assert_allclose(loaded.predict(data.test), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_default_hold_out_keeps_every_item_and_domain(data, seed):
+    """Without X_valid, about 10% of each user's interactions are held out, but
+    every user, item and domain of X is known after fit (a domain with one
+    interaction and items seen once included) and predict(X) is finite."""
+    X = data.train
+    rare = pd.DataFrame({"user": [X.user.iloc[0]], "item": [10_000], "domain": [7]})
+    X = pd.concat([X, rare], ignore_index=True)
+    est = CATARTRecommender(**SMALL, random_state=seed).fit(X)
+    assert set(est.domains_) == set(X.domain)
+    for domain, items in X.groupby("domain").item:
+        assert set(items) <= set(est.items_[domain])
+    assert set(X.user) <= set(est.users_)
+    assert np.isfinite(est.predict(X)).all()
