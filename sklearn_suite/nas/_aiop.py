@@ -6,7 +6,7 @@ from numbers import Integral
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin, _fit_context
+from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
@@ -15,13 +15,16 @@ from torch import nn
 from sklearn_suite.base import (
     COMMON_CONSTRAINTS,
     FRACTION,
+    N_JOBS,
     NON_NEGATIVE_INT,
     POSITIVE,
     POSITIVE_INT,
     ItemDataset,
     TorchEstimatorMixin,
+    atomic,
     check_device,
     check_seed,
+    fit_method,
     torch_seeded,
 )
 from sklearn_suite.nas._graph import graph_flops
@@ -254,9 +257,16 @@ class AIOPRegressor(
         "width": [Interval(Integral, 24, None, closed="left")],
         "n_layers": [POSITIVE_INT],
         "input_shape": [tuple, list],
-        "n_jobs": [Integral, None],
+        "n_jobs": N_JOBS,
         **COMMON_CONSTRAINTS,
     }
+
+    def _rebuild_modules(self):
+        """For :meth:`load`: the base and one adapter per task, weights to be
+        loaded."""
+        self.module_ = AdaptedRegressor(self.width, self.n_layers)
+        for _ in self.tasks_:
+            self.module_.adapters.append(KAdapter(self.width, self.n_layers))
 
     def _labelled(self, X, y, flops, name="X"):
         graphs = check_graphs(X, self.input_shape, name, self.n_jobs)
@@ -322,7 +332,7 @@ class AIOPRegressor(
         self.history_[stage] = net.history
         model.eval().cpu()
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_method
     def fit(self, X, y, flops=None):
         """Pretrain the base predictor on one task (classification accuracy).
 
@@ -360,6 +370,7 @@ class AIOPRegressor(
             )  # fmt: skip
         return self
 
+    @atomic
     def infuse(self, X, y, task, flops=None):
         """Add one K-Adapter trained on another task's labels; the base is frozen.
 
@@ -389,6 +400,9 @@ class AIOPRegressor(
             raise ValueError(f"task {task!r} already has an adapter: {self.tasks_}.")
         graphs, y, flops = self._labelled(X, y, flops)
         seed = self._seed + len(self.tasks_) + 1
+        # new objects, so a failed or interrupted infusion leaves the model as it was
+        self.module_ = copy.deepcopy(self.module_)
+        self.tasks_, self.history_ = list(self.tasks_), dict(self.history_)
         target = self._set_task(task, y, flops)
         with torch_seeded(seed, device):
             adapter = KAdapter(self.width, self.n_layers)

@@ -6,7 +6,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin, _fit_context
+from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from skorch.dataset import Dataset
@@ -14,6 +14,7 @@ from skorch.dataset import Dataset
 from sklearn_suite.base import (
     COMMON_CONSTRAINTS,
     FRACTION,
+    N_JOBS,
     NON_NEGATIVE_INT,
     POSITIVE,
     POSITIVE_INT,
@@ -22,6 +23,7 @@ from sklearn_suite.base import (
     TorchEstimatorMixin,
     check_device,
     check_seed,
+    fit_method,
     torch_seeded,
 )
 from sklearn_suite.nas._fcm import fcm_memberships, fuzzy_cmeans
@@ -220,7 +222,7 @@ class GENNAPERegressor(
         "width": [Interval(Integral, 24, None, closed="left")],
         "n_layers": [POSITIVE_INT],
         "input_shape": [tuple, list],
-        "n_jobs": [Integral, None],
+        "n_jobs": N_JOBS,
         **COMMON_CONSTRAINTS,
     }
 
@@ -233,6 +235,10 @@ class GENNAPERegressor(
                 "n_clusters=1."
             )
         return check_device(self.device)
+
+    def _rebuild_modules(self):
+        """For :meth:`load`: the predictor's network, weights to be loaded."""
+        self.module_ = GraphRegressor(self.n_clusters, self.width, self.n_layers)
 
     # -------------------------------------------------------------- embedding
     def _embed(self, graphs, device):
@@ -252,7 +258,7 @@ class GENNAPERegressor(
         return u
 
     # -------------------------------------------------------------------- fit
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_method
     def fit(self, X, y, X_unlabeled=None):
         """Pretrain the encoder contrastively, cluster, and train the heads.
 

@@ -8,6 +8,7 @@ Reshape-like nodes (flatten, view, getitem, dropout, ...) are pruned and their
 parents wired to their children, as in GENNAPE's TensorFlow pipeline.
 """
 
+import math
 import operator
 import warnings
 
@@ -91,6 +92,49 @@ class _ShapeRecorder(fx.Interpreter):
         if isinstance(result, torch.Tensor):
             node.meta["shape"] = tuple(result.shape)
         return result
+
+
+# tracing refuses networks whose activations for one input exceed this
+MAX_TRACE_BYTES = 2 * 1024**3
+
+
+# inputs above this many values are shape-propagated with fake tensors first
+REAL_TRACE_VALUES = 2**20
+
+
+def _propagate_shapes(module, graph, input_shape):
+    """Every node's output shape for one input. Small inputs run for real (no
+    grad; fast). Large ones run first with fake tensors, which compute shapes
+    without computing or allocating anything, so that a network too large to
+    trace is refused before it runs (:func:`_check_activation_memory`)."""
+    if math.prod(input_shape) > REAL_TRACE_VALUES:
+        from torch._subclasses.fake_tensor import FakeTensorMode
+
+        try:
+            with torch.no_grad(), FakeTensorMode(allow_non_fake_inputs=True):
+                _ShapeRecorder(module, graph=graph).run(torch.zeros((1, *input_shape)))
+            return
+        except Exception as exc:  # an op without a fake implementation
+            raise GraphConversionError(
+                f"input_shape={input_shape} is too large to trace without first "
+                f"measuring it, and measuring failed: {type(exc).__name__}: {exc}"
+            ) from exc
+    with torch.no_grad():
+        _ShapeRecorder(module, graph=graph).run(torch.zeros((1, *input_shape)))
+
+
+def _check_activation_memory(graph, input_shape, name):
+    """Refuse a network whose activations for one input would not fit in memory
+    (the graph's shapes are known without running it)."""
+    total = 4 * sum(
+        math.prod(node.meta["shape"]) for node in graph.nodes if "shape" in node.meta
+    )
+    if total > MAX_TRACE_BYTES:
+        raise GraphConversionError(
+            f"{name} at input_shape={input_shape} holds {total / 1024**3:.1f} GiB of "
+            f"activations for one input, over the {MAX_TRACE_BYTES / 1024**3:.0f} "
+            "GiB limit of tracing; pass a smaller input_shape."
+        )
 
 
 class _LeafTracer(fx.Tracer):
@@ -227,8 +271,9 @@ def to_graph(module, input_shape, oov_threshold=0.1):
     for m in training:
         m.training = False
     try:
-        with torch.no_grad():
-            _ShapeRecorder(module, graph=graph).run(torch.zeros((1, *input_shape)))
+        _propagate_shapes(module, graph, input_shape)
+    except GraphConversionError:
+        raise
     except Exception as exc:
         raise GraphConversionError(
             f"cannot propagate an input of shape {input_shape} through {name}: "
@@ -237,6 +282,7 @@ def to_graph(module, input_shape, oov_threshold=0.1):
     finally:
         for m in training:
             m.training = True
+    _check_activation_memory(graph, input_shape, name)
     modules = dict(module.named_modules())
     return _build_data(graph, modules, input_shape, name, oov_threshold)
 

@@ -45,8 +45,37 @@ def check_graphs(X, input_shape, name="X", n_jobs=None):
                 f"{name}[{i}] is a graph without {missing}; build graphs with "
                 "sklearn_suite.nas.to_graph."
             )
+        _check_graph_content(item, f"{name}[{i}]")
         graphs.append(item)
     return graphs
+
+
+def _check_graph_content(graph, name):
+    """Op ids in the vocabulary, edges between existing nodes, finite features:
+    what a hand-made or edited graph can get wrong."""
+    from sklearn_suite.nas._graph import VOCAB
+
+    n = graph.x_op.shape[0]
+    if n == 0:
+        raise ValueError(f"{name} has no node.")
+    ops = graph.x_op
+    if (
+        ops.dtype.is_floating_point
+        or int(ops.min()) < 0
+        or int(ops.max()) >= len(VOCAB)
+    ):
+        raise ValueError(
+            f"{name} has op ids outside the vocabulary [0, {len(VOCAB) - 1}]."
+        )
+    edges = graph.edge_index
+    if edges.ndim != 2 or edges.shape[0] != 2:
+        raise ValueError(f"{name}.edge_index must have shape (2, n_edges).")
+    if edges.numel() and (int(edges.min()) < 0 or int(edges.max()) >= n):
+        raise ValueError(f"{name} has edges to nodes that do not exist (n={n}).")
+    for field in ("x_res", "x_bias"):
+        values = getattr(graph, field)
+        if values.shape[0] != n or not torch.isfinite(values.float()).all():
+            raise ValueError(f"{name}.{field} must hold finite values for {n} nodes.")
 
 
 def check_targets(y, n):
