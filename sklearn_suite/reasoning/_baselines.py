@@ -5,7 +5,7 @@ skorch engine."""
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 from torch.nn import functional as F
@@ -18,6 +18,7 @@ from sklearn_suite.base import (
     TorchEstimatorMixin,
     check_device,
     check_seed,
+    fit_method,
     fit_net,
     make_net,
     torch_seeded,
@@ -114,7 +115,7 @@ class _NeuralReasoner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         **COMMON_CONSTRAINTS,
     }
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_method
     def fit(self, X, y):
         """Fit on stories and their query relations.
 
@@ -140,25 +141,38 @@ class _NeuralReasoner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         seed = check_seed(self.random_state)
         device = check_device(self.device)
         with torch_seeded(seed, device):
-            net = make_net(
-                self._module(len(relations) + 1, len(classes)),
-                stage=type(self).__name__,
-                seed=seed,
-                device=device,
-                lr=self.lr,
-                max_epochs=self.max_epochs,
-                batch_size=self.batch_size,
-                criterion=nn.CrossEntropyLoss,
-                optimizer=torch.optim.Adam,
-                collate=self._collate,
-                callbacks=self.callbacks,
-                verbose=self.verbose,
-            )
+            net = self._new_net(len(relations) + 1, len(classes), seed, device)
             data = ItemDataset([self._input(s, ids) for s in stories], targets)
             fit_net(net, data)
         self.classes_, self.relation_ids_, self.net_ = classes, ids, net
         self.history_ = net.history
         return self
+
+    def _new_net(self, n_relations, n_classes, seed, device):
+        return make_net(
+            self._module(n_relations, n_classes),
+            stage=type(self).__name__,
+            seed=seed,
+            device=device,
+            lr=self.lr,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            criterion=nn.CrossEntropyLoss,
+            optimizer=torch.optim.Adam,
+            collate=self._collate,
+            callbacks=self.callbacks,
+            verbose=self.verbose,
+        )
+
+    def _rebuild_modules(self):
+        """For :meth:`load`: the net of a fitted baseline, weights to be loaded."""
+        self.net_ = self._new_net(
+            len(self.relation_ids_) + 1,
+            len(self.classes_),
+            0,
+            check_device(self.device),
+        )
+        self.net_.initialize()
 
     def predict(self, X):
         """The relation of each query.
@@ -214,7 +228,7 @@ class PathLSTMClassifier(_NeuralReasoner):
 
     @staticmethod
     def _input(story, ids):
-        paths = relation_paths(*story)
+        paths = relation_paths(*story, max_paths=1)
         path = paths[0] if paths else ()
         return torch.as_tensor([ids.get(r, 0) for r in path] or [0])
 

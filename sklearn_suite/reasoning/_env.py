@@ -10,7 +10,7 @@ import numpy as np
 N_FEATURES = 8
 
 
-def relation_paths(edges, query):
+def relation_paths(edges, query, max_paths=None):
     """Relation sequences of every shortest directed path from the query's head
     to its tail (parallel edges give one sequence each).
 
@@ -18,11 +18,15 @@ def relation_paths(edges, query):
     ----------
     edges : list of (head, relation, tail)
     query : (head, tail)
+    max_paths : int or None, default=None
+        Stop after this many relation sequences (a story whose shortest paths
+        multiply at every hop has exponentially many); None enumerates all.
 
     Returns
     -------
     paths : list of tuple
-        Relations along each path; empty when the tail is unreachable.
+        Relations along each path, at most ``max_paths``; empty when the tail is
+        unreachable.
     """
     graph = nx.MultiDiGraph()
     for h, r, t in edges:
@@ -30,18 +34,23 @@ def relation_paths(edges, query):
     source, target = query
     if source not in graph or target not in graph or source == target:
         return []
+    limit = float("inf") if max_paths is None else max_paths
+    out = set()
     try:
-        node_paths = list(nx.all_shortest_paths(graph, source, target))
+        # a generator: a capped enumeration never builds the whole list
+        for nodes in nx.all_shortest_paths(graph, source, target):
+            seqs = [()]
+            for a, b in zip(nodes, nodes[1:]):
+                rels = sorted(
+                    {d["relation"] for d in graph.get_edge_data(a, b).values()}
+                )
+                seqs = [s + (r,) for s in seqs for r in rels][: int(min(limit, 1e9))]
+            out.update(seqs)
+            if len(out) >= limit:
+                break
     except nx.NetworkXNoPath:
         return []
-    out = set()
-    for nodes in node_paths:
-        seqs = [()]
-        for a, b in zip(nodes, nodes[1:]):
-            rels = sorted({d["relation"] for d in graph.get_edge_data(a, b).values()})
-            seqs = [s + (r,) for s in seqs for r in rels]
-        out.update(seqs)
-    return sorted(out)
+    return sorted(out)[: int(min(limit, 1e9))]
 
 
 @dataclasses.dataclass(frozen=True)

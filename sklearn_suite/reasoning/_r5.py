@@ -3,12 +3,14 @@ discovered by Monte Carlo tree search, a policy-value network and backtrack
 rewriting."""
 
 import copy
+import warnings
+from collections.abc import Hashable
 from numbers import Real
 
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
@@ -27,6 +29,7 @@ from sklearn_suite.base import (
     TorchEstimatorMixin,
     check_device,
     check_seed,
+    fit_method,
     fit_net,
     make_net,
     torch_seeded,
@@ -73,6 +76,17 @@ def check_stories(X, name="X"):
                     f"{name}[{i}] has an edge that is not a (head, relation, tail) "
                     f"triple: {edge!r}."
                 )
+            if not isinstance(edge[1], str) or not edge[1]:
+                raise TypeError(
+                    f"{name}[{i}] has an edge whose relation is not a name (str): "
+                    f"{edge!r}."
+                )
+            for entity in (edge[0], edge[2]):
+                if not isinstance(entity, Hashable) or isinstance(entity, float):
+                    raise TypeError(
+                        f"{name}[{i}] has an edge whose entity is not an id (a str "
+                        f"or an int): {edge!r}."
+                    )
         query = story["query"]
         if not isinstance(query, (tuple, list)) or len(query) != 2:
             raise ValueError(
@@ -117,6 +131,11 @@ class R5RuleLearner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         MCTS playouts per move while learning.
     n_playouts_predict : int or None, default=None
         Playouts per move at prediction (None: ``n_playouts``).
+    max_paths : int, default=1000
+        Shortest relation paths taken per story. The paper reduces all of them,
+        which is what happens below the cap (CLUTRR stories have a handful); a
+        story whose paths multiply at every hop has exponentially many, and a
+        warning says when the cap is hit.
     c_puct : float, default=10.0
     max_epochs : int, default=3
         Self-play passes over the training stories.
@@ -185,6 +204,7 @@ class R5RuleLearner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         n_invented=27,
         n_playouts=50,
         n_playouts_predict=None,
+        max_paths=1000,
         c_puct=10.0,
         max_epochs=3,
         curriculum=True,
@@ -206,6 +226,7 @@ class R5RuleLearner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.n_invented = n_invented
         self.n_playouts = n_playouts
         self.n_playouts_predict = n_playouts_predict
+        self.max_paths = max_paths
         self.c_puct = c_puct
         self.max_epochs = max_epochs
         self.curriculum = curriculum
@@ -226,12 +247,24 @@ class R5RuleLearner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     # ---------------------------------------------------------------- helpers
     def _encode(self, stories):
-        """Relation-id paths per story (unknown relations -> 0)."""
-        ids = self._ids
-        return [
-            tuple(tuple(ids.get(r, 0) for r in p) for p in relation_paths(e, q))
-            for e, q in stories
-        ]
+        """Relation-id paths per story (unknown relations -> 0), at most
+        ``max_paths`` per story (a warning says how many stories hit the cap)."""
+        ids, capped, out = self._ids, 0, []
+        for edges, query in stories:
+            # one more than the cap tells a capped story from one exactly at it
+            paths = relation_paths(edges, query, self.max_paths + 1)
+            capped += len(paths) > self.max_paths
+            paths = paths[: self.max_paths]
+            out.append(tuple(tuple(ids.get(r, 0) for r in p) for p in paths))
+        if capped:
+            warnings.warn(
+                f"{capped} of {len(stories)} stories have more than max_paths="
+                f"{self.max_paths} shortest relation paths; only the first "
+                f"{self.max_paths} of each are reduced.",
+                UserWarning,
+                stacklevel=3,
+            )
+        return out
 
     def _evaluator(self, env):
         net, cache = self.policy_value_net_, {}
@@ -258,6 +291,7 @@ class R5RuleLearner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         "n_invented": [POSITIVE_INT],
         "n_playouts": [POSITIVE_INT],
         "n_playouts_predict": [POSITIVE_INT, None],
+        "max_paths": [POSITIVE_INT],
         "c_puct": [POSITIVE],
         "max_epochs": [POSITIVE_INT],
         "curriculum": ["boolean"],
@@ -274,7 +308,7 @@ class R5RuleLearner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         **COMMON_CONSTRAINTS,
     }
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_method
     def fit(self, X, y):
         """Learn rules and the policy-value network from stories and answers.
 
@@ -311,21 +345,7 @@ class R5RuleLearner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         val, train = order[:n_val], order[n_val:]
         seed = check_seed(rng)
         with torch_seeded(seed, self._device):
-            self.net_ = make_net(
-                PolicyValueNet(width),
-                stage="R5 policy-value update",
-                seed=seed,
-                device=self._device,
-                lr=self.lr,
-                max_epochs=self.n_updates,
-                # each update: n_updates full steps on one replay minibatch
-                batch_size=-1,
-                criterion=PolicyValueLoss,
-                optimizer=torch.optim.Adam,
-                weight_decay=self.weight_decay,
-                warm_start=True,
-                callbacks=self.callbacks,
-            )
+            self.net_ = self._new_net(width, seed, self._device)
             self.net_.initialize()
             self.policy_value_net_ = self.net_.module_
             self._train(paths, targets, train, val, rng)
@@ -333,6 +353,30 @@ class R5RuleLearner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.net_.set_params(device="cpu")
         self._device = "cpu"
         return self
+
+    def _new_net(self, width, seed, device):
+        return make_net(
+            PolicyValueNet(width),
+            stage="R5 policy-value update",
+            seed=seed,
+            device=device,
+            lr=self.lr,
+            max_epochs=self.n_updates,
+            # each update: n_updates full steps on one replay minibatch
+            batch_size=-1,
+            criterion=PolicyValueLoss,
+            optimizer=torch.optim.Adam,
+            weight_decay=self.weight_decay,
+            warm_start=True,
+            callbacks=self.callbacks,
+        )
+
+    def _rebuild_modules(self):
+        """For :meth:`load`: the policy-value net, weights to be loaded."""
+        self.net_ = self._new_net(self._memory.width, 0, "cpu")
+        self.net_.initialize()
+        self.policy_value_net_ = self.net_.module_.eval()
+        self._device = "cpu"
 
     def _train(self, paths, targets, train, val, rng):
         """Self-play epochs: a hand-written loop (episodes of MCTS with the rule
@@ -552,6 +596,9 @@ class R5RuleLearner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         score : float
         """
         pred = self.predict(X)
+        y = list(y)
+        if len(y) != len(pred):
+            raise ValueError(f"X has {len(pred)} stories but y has {len(y)} labels.")
         return float(np.mean([p is not None and p == t for p, t in zip(pred, y)]))
 
     @property

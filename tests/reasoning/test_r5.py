@@ -1,5 +1,6 @@
 import inspect
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,35 @@ def stories():
 @pytest.fixture(scope="module")
 def fitted(stories):
     return R5RuleLearner(**SMALL).fit(stories.X, stories.y)
+
+
+def _diamonds(n_hops):
+    """A story of ``n_hops`` diamonds: two routes per hop, 2**n_hops shortest paths."""
+    edges = []
+    for i in range(n_hops):
+        a, b = f"n{i}", f"n{i + 1}"
+        edges += [(a, "father", f"u{i}"), (f"u{i}", "sister", b)]
+        edges += [(a, "mother", f"v{i}"), (f"v{i}", "brother", b)]
+    return {"edges": edges, "query": ("n0", f"n{n_hops}")}
+
+
+def test_path_enumeration_is_capped(fitted):
+    """A 30-hop story with two routes per hop has 2**30 shortest paths: the
+    cap bounds the enumeration, and predict says the cap was hit."""
+    story = _diamonds(30)
+    paths = relation_paths(story["edges"], story["query"], max_paths=50)
+    assert len(paths) == 50 and len(set(paths)) == 50
+    assert all(len(p) == 60 for p in paths)
+    assert len(relation_paths(**_diamonds(3), max_paths=None)) == 8
+    with pytest.warns(UserWarning, match="1 of 1 stories have more than max_paths"):
+        fitted.predict([story])
+    exact = fitted.set_params(max_paths=8)  # exactly at the cap: no warning
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            exact.predict([_diamonds(3)])
+    finally:
+        fitted.set_params(max_paths=1000)
 
 
 def test_rules_are_learned_not_given(stories, monkeypatch):
