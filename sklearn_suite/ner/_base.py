@@ -11,7 +11,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, _fit_context
+from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
@@ -24,6 +24,7 @@ from sklearn_suite.base import (
     TorchEstimatorMixin,
     check_device,
     check_seed,
+    fit_method,
     fit_net,
     make_net,
     torch_seeded,
@@ -100,6 +101,40 @@ def char_ids(texts, vocab):
     return ids, lengths
 
 
+class LengthBuckets(torch.utils.data.Sampler):
+    """Training batches of sentences of similar lengths.
+
+    Each epoch the sentences are shuffled and cut into pools of ``pool`` batches;
+    within a pool they are sorted by length and batched, and the batches are
+    shuffled. A batch is padded to its own longest sentence, so one very long
+    sentence no longer pads ``batch_size - 1`` short ones to its length: memory is
+    bounded by ``batch_size`` times the longest sentences of the data.
+    """
+
+    def __init__(self, lengths, batch_size, seed, pool=50):
+        self.lengths = np.asarray(lengths)
+        self.batch_size = batch_size
+        self.pool = pool
+        self.rng = np.random.RandomState(seed)
+
+    def __iter__(self):
+        order = self.rng.permutation(len(self.lengths))
+        size = self.batch_size * self.pool
+        batches = []
+        for start in range(0, len(order), size):
+            chunk = order[start : start + size]
+            chunk = chunk[np.argsort(self.lengths[chunk], kind="stable")]
+            batches += [
+                chunk[b : b + self.batch_size].tolist()
+                for b in range(0, len(chunk), self.batch_size)
+            ]
+        for i in self.rng.permutation(len(batches)):
+            yield batches[i]
+
+    def __len__(self):
+        return -(-len(self.lengths) // self.batch_size)
+
+
 class SentenceCollate:
     """Batches sentences into ``X = {"ids", "lengths"}`` plus whatever the tagger's
     ``batch(lengths, targets)`` adds to ``X`` and returns as ``y``."""
@@ -147,7 +182,7 @@ class CharTaggerBase(TorchEstimatorMixin, BaseEstimator):
             self.max_length,
         )
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_method
     def fit(self, X, y):
         """Train the tagger (with ``warm_start=True``, continue training it).
 
@@ -199,6 +234,11 @@ class CharTaggerBase(TorchEstimatorMixin, BaseEstimator):
             if warm:
                 net = self.net_
                 net.set_params(max_epochs=self.max_epochs, warm_start=True)
+                # buckets for the new sentences, set directly: skorch's
+                # set_params refuses iterator parameters on an initialised net
+                net.iterator_train__batch_sampler = LengthBuckets(
+                    [len(text) for text in data.items], self.batch_size, seed
+                )
                 fit_net(net, data)
             else:
                 net = self._new_net(data, total, seed, device)
@@ -208,6 +248,7 @@ class CharTaggerBase(TorchEstimatorMixin, BaseEstimator):
         return self
 
     def _new_net(self, data, total, seed, device):
+        lengths = [] if data is None else [len(text) for text in data.items]
         return make_net(
             self._build_module(),
             stage=type(self).__name__,
@@ -224,7 +265,17 @@ class CharTaggerBase(TorchEstimatorMixin, BaseEstimator):
             collate=SentenceCollate(self.char_vocab_, self._batch()),
             callbacks=self.callbacks,
             verbose=self.verbose,
+            # batches of similar lengths: the sampler makes them, so the loader
+            # takes one "item" (a batch of indices) at a time
+            shuffle=False,
+            iterator_train__batch_size=1,
+            iterator_train__batch_sampler=LengthBuckets(lengths, self.batch_size, seed),
         )
+
+    def _rebuild_modules(self):
+        """For :meth:`load`: the net of a fitted tagger, weights to be loaded."""
+        self.net_ = self._new_net(None, 1, 0, check_device(self.device))
+        self.net_.initialize()
 
     @property
     def module_(self):

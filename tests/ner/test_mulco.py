@@ -188,3 +188,48 @@ def test_fit_on_cuda_predicts_on_cpu(data):
     buffer.seek(0)
     with mock.patch("torch.cuda.is_available", return_value=False):
         assert joblib.load(buffer).predict(Xt) == expected
+
+
+def test_length_buckets_cover_every_sentence_once_in_similar_lengths():
+    from sklearn_suite.ner._base import LengthBuckets
+
+    rng = np.random.RandomState(0)
+    lengths = rng.randint(1, 200, size=1003)
+    sampler = LengthBuckets(lengths, batch_size=16, seed=0, pool=10)
+    epochs = [list(sampler), list(sampler)]
+    for batches in epochs:
+        assert len(batches) == len(sampler) == 63
+        flat = sorted(i for batch in batches for i in batch)
+        assert flat == list(range(1003))  # every sentence once
+        assert max(len(b) for b in batches) == 16
+        # sorted within pools: a batch spans a sliver of the length range
+        spread = np.median([np.ptp(lengths[b]) for b in batches])
+        assert spread < 0.1 * np.ptp(lengths)
+    assert epochs[0] != epochs[1]  # reshuffled every epoch
+    assert list(LengthBuckets(lengths, 16, seed=0, pool=10)) == epochs[0]
+
+
+def test_one_long_sentence_pads_only_its_own_batch(data):
+    """Training batches are padded to their own longest sentence: a 3,000-char
+    sentence among short ones widens one batch, not every batch (memory is
+    bounded by batch_size x the longest sentences)."""
+    from skorch.callbacks import Callback
+
+    class Widths(Callback):
+        def initialize(self):
+            self.widths = []
+            return self
+
+        def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+            if training:
+                self.widths.append(batch[0]["ids"].shape[1])
+
+    (X, y), _ = data
+    X, y = list(X[:63]) + ["北" * 3000], list(y[:63]) + [[(0, 2, y[0][0][2])]]
+    widths = Widths()
+    MulcoTagger(
+        max_epochs=2, batch_size=8, max_length=3000, callbacks=[widths], **SMALL
+    ).fit(X, y)
+    assert len(widths.widths) == 2 * 8
+    assert max(w for w in widths.widths if w < 3000) <= max(map(len, X[:63]))
+    assert sum(w >= 3000 for w in widths.widths) == 2  # once per epoch
