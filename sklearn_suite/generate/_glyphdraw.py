@@ -6,12 +6,14 @@ the UNet sees (``_conditions``), training (``_training``) and sampling
 (``_sampling``)."""
 
 import copy
+import numbers
 import os
 from numbers import Real
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, _fit_context
+import torch
+from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from sklearn_suite.base import (
@@ -23,12 +25,22 @@ from sklearn_suite.base import (
     TorchEstimatorMixin,
     check_device,
     check_seed,
+    fit_method,
 )
 from sklearn_suite.datasets._glyph_scenes import find_cjk_font
 from sklearn_suite.generate._conditions import GlyphConditions
 from sklearn_suite.generate._diffusion import PREDICTION_TYPES
 from sklearn_suite.generate._inputs import check_glyphs, check_images, check_scenes
-from sklearn_suite.generate._modules import CaptionTokenizer
+from sklearn_suite.generate._mask import MaskPredictor, feature_channels
+from sklearn_suite.generate._modules import (
+    BaseDiffusion,
+    CaptionEncoder,
+    CaptionTokenizer,
+    FusionTransformer,
+    GlyphEncoder,
+    build_unet,
+    widen_conv_in,
+)
 from sklearn_suite.generate._sampling import GlyphDrawSampling
 from sklearn_suite.generate._training import GlyphDrawTraining
 
@@ -303,9 +315,19 @@ class GlyphDrawGenerator(
                 "condition_dropout must be 3 non-negative probabilities summing to at "
                 f"most 1, got {self.condition_dropout!r}."
             )
-        if len(self.unet_channels) < 2:
+        widths = tuple(self.unet_channels)
+        if len(widths) < 2 or not all(
+            isinstance(w, numbers.Integral) and w > 0 for w in widths
+        ):
             raise ValueError(
-                f"unet_channels needs at least 2 widths, got {self.unet_channels!r}."
+                "unet_channels needs at least 2 positive int widths, got "
+                f"{self.unet_channels!r}."
+            )
+        groups = min(8, *widths)
+        if any(w % groups for w in widths):
+            raise ValueError(
+                f"unet_channels={widths}: every width must be divisible by the "
+                f"group-norm size {groups} (the smallest width, at most 8)."
             )
         if self.base_model is not None and not (
             isinstance(self.base_model, GlyphDrawGenerator)
@@ -313,7 +335,31 @@ class GlyphDrawGenerator(
         ):
             raise TypeError("base_model must be a fitted GlyphDrawGenerator or None.")
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    def _rebuild_modules(self):
+        """For :meth:`load`: every network the fitted generator had, weights to be
+        loaded."""
+        size, dim = self.image_size_, self.context_dim
+        caption_encoder = CaptionEncoder(
+            self.tokenizer_.vocabulary_size, self.tokenizer_.max_length, dim,
+            self.caption_layers,
+        )  # fmt: skip
+        unet = build_unet(size, self.unet_channels, dim)
+        self.base_model_ = BaseDiffusion(caption_encoder, unet).to(self.device_)
+        self.base_model_.requires_grad_(False).eval()
+        if self.unet_ is not None:
+            unet = build_unet(size, self.unet_channels, dim)
+            self.unet_ = widen_conv_in(unet, 2).to(self.device_).eval()
+            self.glyph_encoder_ = GlyphEncoder(len(self.alphabet_), dim=dim)
+            self.glyph_encoder_ = self.glyph_encoder_.to(self.device_).eval()
+            n_glyph = self._glyph_token_batch(torch.zeros(1, 1, size, size)).shape[1]
+            self.fusion_ = FusionTransformer(
+                dim, dim, self.tokenizer_.max_length, n_glyph, self.fusion_layers
+            ).to(self.device_)
+        if self.mask_predictor_ is not None:
+            channels = feature_channels(self.unet_)
+            self.mask_predictor_ = MaskPredictor(channels).to(self.device_)
+
+    @fit_method
     def fit(self, X, y=None):
         """Pretrain the base model (unless given), then run the GlyphDraw stage.
 

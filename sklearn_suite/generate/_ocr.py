@@ -139,20 +139,7 @@ class GlyphRecognizer:
     def fit(self):
         cells, labels = self._scene_cells(self.n_scenes, self.random_state + 1)
         with torch_seeded(self.random_state, self.device):
-            self.net_ = make_net(
-                CellClassifier,
-                module_params={"n_classes": len(self.alphabet)},
-                stage="glyph recogniser",
-                seed=self.random_state,
-                device=self.device,
-                lr=2e-3,
-                max_epochs=self.max_epochs,
-                batch_size=128,
-                criterion=torch.nn.CrossEntropyLoss,
-                optimizer=torch.optim.Adam,
-                collate=AugmentedCells(),
-                callbacks=self.callbacks,
-            )
+            self.net_ = self._new_net()
             fit_net(self.net_, cells.numpy(), labels.numpy())
         self.model_ = self.net_.module_.eval()
         self.history_ = self.net_.history
@@ -161,6 +148,28 @@ class GlyphRecognizer:
             (self._classify(held_cells) == held_labels).float().mean()
         )
         return self
+
+    def _new_net(self):
+        return make_net(
+            CellClassifier,
+            module_params={"n_classes": len(self.alphabet)},
+            stage="glyph recogniser",
+            seed=self.random_state,
+            device=self.device,
+            lr=2e-3,
+            max_epochs=self.max_epochs,
+            batch_size=128,
+            criterion=torch.nn.CrossEntropyLoss,
+            optimizer=torch.optim.Adam,
+            collate=AugmentedCells(),
+            callbacks=self.callbacks,
+        )
+
+    def _rebuild_modules(self):
+        """For loading a saved generator: the classifier, weights to be loaded."""
+        self.net_ = self._new_net()
+        self.net_.initialize()
+        self.model_ = self.net_.module_.eval()
 
     @torch.no_grad()
     def _classify(self, cells):
