@@ -6,8 +6,10 @@ inputs) and assert what ``DESIGN.md`` promises of every public estimator: clone 
 parameter round-trips, ``NotFittedError`` before ``fit``, ``fit`` returns self and
 leaves parameters alone, joblib round-trips, same seed gives the same predictions,
 declared parameters validated before any work, user callbacks that see every
-epoch of every skorch-trained stage, and bad input raising
-``ValueError``/``TypeError`` naming the problem.
+epoch of every skorch-trained stage, pickle-free save/load round trips, the
+caller's random state left alone, interrupted fits that change nothing, and bad
+input raising ``ValueError``/``TypeError`` (or a named training error) that names
+the problem.
 """
 
 import dataclasses
@@ -31,15 +33,20 @@ class BadInput:
     description : str
         What is wrong, for the test id.
     X : object
-        The bad input.
+        The bad input; None uses the case's own data (for bad ``params``).
     match : str
-        Regular expression the error message must match (it names the problem).
+        Regular expression the error message must match (it names the problem:
+        the parameter, the row or the stage).
     method : str, default="fit"
         ``"fit"`` or the name of a method called on a fitted estimator.
     y : object, default=None
         Targets to pass with ``X`` (to ``fit``: instead of the case's own; to
         another method: as its second argument). None passes the case's own to
         ``fit`` and nothing to other methods.
+    params : dict, default=None
+        Parameters set on the estimator before ``fit`` (bad hyperparameters).
+    error : exception class or tuple, default=(ValueError, TypeError)
+        What must be raised (e.g. ``TrainingDivergedError``).
     """
 
     description: str
@@ -47,6 +54,8 @@ class BadInput:
     match: str
     method: str = "fit"
     y: object = None
+    params: dict = None
+    error: object = (ValueError, TypeError)
 
 
 @dataclasses.dataclass
@@ -132,22 +141,39 @@ def check_joblib_roundtrip(case):
     _assert_same(expected, case.output(loaded, X, y))
 
 
+def check_save_load_roundtrip(case):
+    """The pickle-free model file gives back identical predictions."""
+    import tempfile
+    from pathlib import Path
+
+    est, expected = _fit_and_output(case)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.safetensors"
+        est.save(path)
+        loaded = type(est).load(path)
+    assert type(loaded) is type(est)
+    assert joblib.hash(loaded.get_params()) == joblib.hash(est.get_params())
+    X, y = case.make_data()
+    _assert_same(expected, case.output(loaded, X, y))
+
+
 def check_same_seed_same_predictions(case):
     _assert_same(_fit_and_output(case)[1], _fit_and_output(case)[1])
 
 
 def check_bad_input(case, bad):
     X, y = case.make_data()
-    est = clone(case.estimator)
+    bad_X = X if bad.X is None else bad.X
+    est = clone(case.estimator).set_params(**(bad.params or {}))
     if bad.method == "fit":
-        call = lambda: est.fit(bad.X, y if bad.y is None else bad.y)  # noqa: E731
+        call = lambda: est.fit(bad_X, y if bad.y is None else bad.y)  # noqa: E731
     else:
         est.fit(X, y)
-        args = (bad.X,) if bad.y is None else (bad.X, bad.y)
+        args = (bad_X,) if bad.y is None else (bad_X, bad.y)
         call = lambda: getattr(est, bad.method)(*args)  # noqa: E731
     try:
         call()
-    except (ValueError, TypeError) as exc:
+    except bad.error as exc:
         assert re.search(bad.match, str(exc)), (
             f"{case.name}.{bad.method} with {bad.description} raised "
             f"{type(exc).__name__}({exc}) whose message does not match {bad.match!r}"
@@ -210,12 +236,68 @@ def check_callbacks_see_every_epoch(case):
         assert np.all(np.isfinite(losses))
 
 
+def check_global_rng_untouched(case):
+    """Fitting and predicting leave the caller's global torch, numpy and Python
+    random states as they were (estimators seed inside their own forked RNG)."""
+    import random
+
+    import torch
+
+    X, y = case.make_data()  # building data (torch modules) may draw: not ours
+    torch_state, np_state = torch.get_rng_state(), np.random.get_state()
+    py_state = random.getstate()
+    case.output(clone(case.estimator).fit(X, y), X, y)
+    assert py_state == random.getstate(), f"{case.name} advanced Python's random"
+    assert torch.equal(torch_state, torch.get_rng_state()), (
+        f"{case.name} advanced the global torch RNG"
+    )
+    after = np.random.get_state()
+    assert np_state[0] == after[0] and np.array_equal(np_state[1], after[1]), (
+        f"{case.name} advanced the global numpy RNG"
+    )
+    assert np_state[2:] == after[2:], f"{case.name} advanced the global numpy RNG"
+
+
+def check_interrupt_changes_nothing(case):
+    """Ctrl-C in the middle of an epoch (a callback raising ``KeyboardInterrupt``)
+    propagates out of ``fit``; an unfitted estimator stays unfitted and a fitted
+    one keeps the model it had."""
+    from skorch.callbacks import Callback
+
+    class Interrupt(Callback):
+        def on_batch_end(self, net, training=False, **kwargs):
+            if training:
+                raise KeyboardInterrupt
+
+    def interrupted_fit(est):
+        est.set_params(callbacks=[Interrupt()])
+        try:
+            est.fit(X, y)
+        except KeyboardInterrupt:
+            return est
+        raise AssertionError(f"{case.name}.fit swallowed KeyboardInterrupt")
+
+    X, y = case.make_data()
+    est = interrupted_fit(clone(case.estimator))
+    try:
+        case.output(est, X, y)
+    except NotFittedError:
+        pass
+    else:
+        raise AssertionError(f"{case.name} is fitted after an interrupted fit")
+    est, expected = _fit_and_output(case)
+    _assert_same(expected, case.output(interrupted_fit(est), X, y))
+
+
 API_CHECKS = [
     check_clone_and_params,
     check_not_fitted,
     check_fit_returns_self_and_keeps_params,
     check_joblib_roundtrip,
+    check_save_load_roundtrip,
     check_same_seed_same_predictions,
     check_declared_parameters,
     check_callbacks_see_every_epoch,
+    check_global_rng_untouched,
+    check_interrupt_changes_nothing,
 ]
