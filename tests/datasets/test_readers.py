@@ -17,8 +17,12 @@ from sklearn_suite.datasets import (
 
 CLUTRR_HEADER = "story_edges,edge_types,query_edge,target\n"
 CLUTRR_ROW = '"[(0, 1), (1, 2)]","[\'father\', \'sister\']","(0, 2)",aunt\n'
-GRAPHLOG_ROW = json.dumps({"edges": [[0, 1, "r1"], [1, 2, "r2"]], "query": [0, 2], "target": "r3"})  # fmt: skip
-NER_ROW = json.dumps({"id": 0, "text": "北京大学", "label": {"ORG": {"北京大学": [[0, 3]]}}})  # fmt: skip
+GRAPHLOG_ROW = json.dumps(
+    {"edges": [[0, 1, "r1"], [1, 2, "r2"]], "query": [0, 2], "target": "r3"}
+)
+NER_ROW = json.dumps(
+    {"id": 0, "text": "北京大学", "label": {"ORG": {"北京大学": [[0, 3]]}}}
+)
 
 
 def _write(tmp_path, name, text, encoding="utf-8"):
@@ -59,10 +63,17 @@ def test_read_clutrr_names_file_and_line(tmp_path, body, line):
 
 
 def test_readers_reject_other_encodings(tmp_path):
-    path = _write(tmp_path, "latin.csv", CLUTRR_HEADER + CLUTRR_ROW.replace("aunt", "tanté"), "latin-1")  # fmt: skip
+    path = _write(
+        tmp_path,
+        "latin.csv",
+        CLUTRR_HEADER + CLUTRR_ROW.replace("aunt", "tanté"),
+        "latin-1",
+    )
     with pytest.raises(ValueError, match="not UTF-8"):
         read_clutrr(path)
-    path = _write(tmp_path, "gbk.jsonl", NER_ROW.encode().decode("unicode_escape"), "gbk")  # fmt: skip
+    path = _write(
+        tmp_path, "gbk.jsonl", NER_ROW.encode().decode("unicode_escape"), "gbk"
+    )
     with pytest.raises(ValueError, match="not UTF-8"):
         read_chinese_nested_ner(path)
 
@@ -184,6 +195,8 @@ def test_load_policy_refuses_malformed_files(tmp_path):
         path = _write(tmp_path, f"{name}.json", body)
         with pytest.raises(ValueError, match=re.escape(str(path))):
             load_policy(path)
-    path = _write(tmp_path, "latin.json", text.replace("Identity", "Idéntity"), "latin-1")  # fmt: skip
+    path = _write(
+        tmp_path, "latin.json", text.replace("Identity", "Idéntity"), "latin-1"
+    )
     with pytest.raises(ValueError, match=re.escape(str(path))):
         load_policy(path)
