@@ -80,7 +80,7 @@ def mulco_core():
 
     return dict(
         build=tagger._build_module, dataset=data,
-        collate=SentenceCollate(tagger.char_vocab_, mulco_batch),
+        collate=SentenceCollate(tagger.features_, mulco_batch),
         criterion=MulcoLoss(), lr=1e-2, batch_size=32, clip=5.0,
         schedule=dict(total_steps=total, warmup_steps=max(1, total // 100)),
         optimizer=torch.optim.AdamW,

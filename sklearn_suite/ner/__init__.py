@@ -5,6 +5,7 @@ from sklearn_suite.ner._baselines import (
     SpanEnumerationTagger,
     flat_subset,
 )
+from sklearn_suite.ner._features import TextFeatures, load_lexicon, word_sets
 from sklearn_suite.ner._mulco import MulcoTagger
 from sklearn_suite.ner._scopes import SEQUENCES, decode_scopes, encode_scopes
 
@@ -13,7 +14,10 @@ __all__ = [
     "FlatBIESTagger",
     "MulcoTagger",
     "SpanEnumerationTagger",
+    "TextFeatures",
     "decode_scopes",
     "encode_scopes",
     "flat_subset",
+    "load_lexicon",
+    "word_sets",
 ]

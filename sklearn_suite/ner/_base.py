@@ -30,9 +30,8 @@ from sklearn_suite.base import (
     torch_seeded,
 )
 from sklearn_suite.metrics import span_f1_score
+from sklearn_suite.ner._features import TextFeatures
 from sklearn_suite.ner._modules import CharEncoder
-
-PAD, UNK = 0, 1
 
 
 def check_texts(X, max_length):
@@ -90,17 +89,6 @@ def check_entities(texts, y):
     return out
 
 
-def char_ids(texts, vocab):
-    """Padded character ids ``(n, longest)`` and the lengths ``(n,)``."""
-    lengths = torch.tensor([len(t) for t in texts])
-    ids = torch.zeros(len(texts), max(1, int(lengths.max())), dtype=torch.long)
-    for i, text in enumerate(texts):
-        ids[i, : len(text)] = torch.tensor(
-            [vocab.get(ch, UNK) for ch in text], dtype=torch.long
-        )
-    return ids, lengths
-
-
 class LengthBuckets(torch.utils.data.Sampler):
     """Training batches of sentences of similar lengths.
 
@@ -136,18 +124,19 @@ class LengthBuckets(torch.utils.data.Sampler):
 
 
 class SentenceCollate:
-    """Batches sentences into ``X = {"ids", "lengths"}`` plus whatever the tagger's
-    ``batch(lengths, targets)`` adds to ``X`` and returns as ``y``."""
+    """Batches sentences into the encoder's inputs (see :class:`TextFeatures`)
+    plus whatever the tagger's ``batch(lengths, targets)`` adds to ``X`` and
+    returns as ``y``."""
 
-    def __init__(self, vocab, batch):
-        self.vocab = vocab
+    def __init__(self, features, batch):
+        self.features = features
         self.batch = batch
 
     def __call__(self, items):
         texts, targets = zip(*items)
-        ids, lengths = char_ids(texts, self.vocab)
-        extra, y = self.batch(lengths, list(targets))
-        return {"ids": ids, "lengths": lengths, **extra}, y
+        inputs = self.features.transform(texts)
+        extra, y = self.batch(inputs["lengths"], list(targets))
+        return {**inputs, **extra}, y
 
 
 class CharTaggerBase(TorchEstimatorMixin, BaseEstimator):
@@ -168,6 +157,8 @@ class CharTaggerBase(TorchEstimatorMixin, BaseEstimator):
         "lr": [POSITIVE],
         "weight_decay": [NON_NEGATIVE],
         "warm_start": ["boolean"],
+        "bigrams": ["boolean"],
+        "lexicon": [None, StrOptions({"jieba"}), dict],
         **COMMON_CONSTRAINTS,
     }
 
@@ -180,6 +171,8 @@ class CharTaggerBase(TorchEstimatorMixin, BaseEstimator):
             self.dropout,
             self.encoder,
             self.max_length,
+            n_bigrams=self.features_.n_bigrams,
+            n_words=self.features_.n_words,
         )
 
     @fit_method
@@ -213,15 +206,11 @@ class CharTaggerBase(TorchEstimatorMixin, BaseEstimator):
                     f"entity types; fitted on {list(self.classes_)}, got "
                     f"{list(classes)}. Set warm_start=False to train a new net."
                 )
-            vocab = self.char_vocab_  # new characters are read as unknown
+            features = self.features_  # new characters are read as unknown
         else:
-            chars = sorted({ch for text in texts for ch in text})
-            vocab = {
-                "<pad>": PAD,
-                "<unk>": UNK,
-                **{ch: i + 2 for i, ch in enumerate(chars)},
-            }
-        self.classes_, self.char_vocab_ = classes, vocab
+            features = TextFeatures(self.bigrams, self.lexicon).fit(texts)
+        self.classes_, self.features_ = classes, features
+        self.char_vocab_ = features.char_vocab
         seed = check_seed(self.random_state)
         device = check_device(self.device)
         keep = [i for i, t in enumerate(texts) if t]  # empty sentences teach nothing
@@ -262,7 +251,7 @@ class CharTaggerBase(TorchEstimatorMixin, BaseEstimator):
             grad_clip=5.0,
             # linear warm-up over 1% of the steps, then linear decay, as in Mulco
             schedule=dict(total_steps=total, warmup_steps=max(1, total // 100)),
-            collate=SentenceCollate(self.char_vocab_, self._batch()),
+            collate=SentenceCollate(self.features_, self._batch()),
             callbacks=self.callbacks,
             verbose=self.verbose,
             # batches of similar lengths: the sampler makes them, so the loader
@@ -306,10 +295,9 @@ class CharTaggerBase(TorchEstimatorMixin, BaseEstimator):
         size = max(self.batch_size, 256)
         for b in range(0, len(order), size):
             idx = order[b : b + size]
-            ids, lengths = char_ids([texts[i] for i in idx], self.char_vocab_)
-            for i, ents in zip(
-                idx, self._decode(module, ids.to(device), lengths.to(device))
-            ):
+            inputs = self.features_.transform([texts[i] for i in idx])
+            inputs = {k: v.to(device) for k, v in inputs.items()}
+            for i, ents in zip(idx, self._decode(module, inputs)):
                 out[i] = ents
         return out
 

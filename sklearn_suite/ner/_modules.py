@@ -5,6 +5,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from sklearn_suite.ner._features import WORD_SETS
 from sklearn_suite.ner._scopes import SEQUENCES
 
 
@@ -23,15 +24,25 @@ class CharEncoder(nn.Module):
         dropout=0.3,
         kind="bilstm",
         max_length=512,
+        n_bigrams=0,
+        n_words=0,
+        word_dim=50,
     ):
         super().__init__()
         self.kind = kind
         self.embed = nn.Embedding(vocab_size, emb_dim, padding_idx=0)
+        in_dim = emb_dim
+        if n_bigrams:
+            self.bigram_embed = nn.Embedding(n_bigrams, emb_dim, padding_idx=0)
+            in_dim += emb_dim
+        if n_words:
+            self.word_embed = nn.Embedding(n_words, word_dim, padding_idx=0)
+            in_dim += WORD_SETS * word_dim
         self.dropout = nn.Dropout(dropout)
         self.out_dim = 2 * hidden
         if kind == "bilstm":
             self.rnn = nn.LSTM(
-                emb_dim,
+                in_dim,
                 hidden,
                 layers,
                 batch_first=True,
@@ -51,9 +62,25 @@ class CharEncoder(nn.Module):
                 layer, layers, enable_nested_tensor=False
             )
             self.project = nn.Linear(emb_dim, self.out_dim)
+            self.fuse = nn.Linear(in_dim, emb_dim) if in_dim != emb_dim else None
 
-    def forward(self, ids, lengths):
-        x = self.dropout(self.embed(ids))
+    def inputs(self, ids, bigrams=None, words=None, word_weights=None):
+        """Per-character input vectors: the character's embedding, its bigram's
+        and the SoftLexicon pooling of its B/M/E/S word sets, concatenated."""
+        parts = [self.embed(ids)]
+        if bigrams is not None:
+            parts.append(self.bigram_embed(bigrams))
+        if words is not None:
+            # each set: the frequency-weighted sum of its words' embeddings,
+            # all four scaled by 4 / (total weight), as in SoftLexicon
+            pooled = (self.word_embed(words) * word_weights.unsqueeze(-1)).sum(-2)
+            total = word_weights.sum((-1, -2)).clamp_min(1e-6)
+            pooled = pooled * (WORD_SETS / total)[..., None, None]
+            parts.append(pooled.flatten(-2))
+        return torch.cat(parts, -1)
+
+    def forward(self, ids, lengths, **features):
+        x = self.dropout(self.inputs(ids, **features))
         if self.kind == "bilstm":
             packed = pack_padded_sequence(
                 x, lengths.cpu(), batch_first=True, enforce_sorted=False
@@ -64,6 +91,8 @@ class CharEncoder(nn.Module):
             )
         else:
             positions = torch.arange(ids.shape[1], device=ids.device)
+            if self.fuse is not None:
+                x = self.fuse(x)
             out = self.transformer(
                 x + self.position(positions), src_key_padding_mask=ids == 0
             )
@@ -123,8 +152,8 @@ class MulcoNet(nn.Module):
             }
         )
 
-    def forward(self, ids, lengths):
-        feat = self.encoder(ids, lengths)
+    def forward(self, ids, lengths, **features):
+        feat = self.encoder(ids, lengths, **features)
         return {name: head(feat) for name, head in self.heads.items()}
 
 
@@ -136,8 +165,8 @@ class BIESNet(nn.Module):
         self.encoder = encoder
         self.tags = nn.Linear(encoder.out_dim, n_tags)
 
-    def forward(self, ids, lengths):
-        return self.tags(self.encoder(ids, lengths))
+    def forward(self, ids, lengths, **features):
+        return self.tags(self.encoder(ids, lengths, **features))
 
 
 class SpanNet(nn.Module):
@@ -155,13 +184,13 @@ class SpanNet(nn.Module):
             nn.Linear(latent, n_categories),
         )
 
-    def forward(self, ids, lengths, spans=None):
+    def forward(self, ids, lengths, spans=None, **features):
         """``spans``: (n, 3) rows of (sentence, start, end inclusive); None
         classifies every span up to ``max_entity_length`` (see
         :func:`enumerate_spans`), in that order."""
         if spans is None:
             spans = enumerate_spans(lengths, self.max_entity_length).to(ids.device)
-        feat = self.encoder(ids, lengths)
+        feat = self.encoder(ids, lengths, **features)
         b, s, e = spans.unbind(1)
         rep = torch.cat([feat[b, s], feat[b, e], self.width(e - s + 1)], dim=-1)
         return self.classify(rep)

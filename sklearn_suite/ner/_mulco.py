@@ -1,9 +1,11 @@
 """MulcoTagger: Chinese nested NER through multiple scopes (Mulco)."""
 
+from numbers import Integral, Real
+
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
 from sklearn_suite.ner._base import CharTaggerBase
@@ -90,6 +92,20 @@ class MulcoTagger(CharTaggerBase):
     lr : float, default=1e-2
         AdamW learning rate, with 1% linear warmup then linear decay.
     weight_decay : float, default=0.05
+    bigrams : bool, default=False
+        Also embed each character's bigram (``text[i:i+2]``).
+    lexicon : None, "jieba" or dict of str to float, default=None
+        Dictionary of the SoftLexicon features: each character gets the
+        frequency-weighted embeddings of the dictionary words it begins, is
+        inside, ends or is (``"jieba"``: the dictionary the jieba wheel ships,
+        ``pip install jieba``; a dict maps words to frequencies).
+    min_confidence : float, default=0.0
+        Decoding: an anchor's (category, length) label less probable than this
+        gives no span. 0 is the paper's union of all six sequences. Only
+        ``predict`` reads it, so it can be tuned after ``fit`` (``set_params``).
+    min_votes : int, default=1
+        Decoding: a span must be given by at least this many of the six
+        sequences (1: the paper's union). Only ``predict`` reads it.
     warm_start : bool, default=False
         When fitted already, ``fit`` continues training the fitted net for
         ``max_epochs`` more epochs (same entity types; characters new to it
@@ -106,6 +122,8 @@ class MulcoTagger(CharTaggerBase):
         Entity types.
     char_vocab_ : dict of str to int
         Character ids (0 padding, 1 unknown).
+    features_ : TextFeatures
+        The fitted featurizer (character, bigram and word vocabularies).
     net_ : skorch.NeuralNet
         The trained net; ``module_`` is its :class:`MulcoNet`.
     history_ : skorch.History
@@ -130,6 +148,8 @@ class MulcoTagger(CharTaggerBase):
     _parameter_constraints: dict = {
         **CharTaggerBase._parameter_constraints,
         "scopes": [StrOptions(set(_SCOPES))],
+        "min_confidence": [Interval(Real, 0, 1, closed="left")],
+        "min_votes": [Interval(Integral, 1, 6, closed="both")],
     }
 
     def __init__(
@@ -148,6 +168,10 @@ class MulcoTagger(CharTaggerBase):
         batch_size=32,
         lr=1e-2,
         weight_decay=0.05,
+        bigrams=False,
+        lexicon=None,
+        min_confidence=0.0,
+        min_votes=1,
         warm_start=False,
         callbacks=None,
         device="cpu",
@@ -167,6 +191,10 @@ class MulcoTagger(CharTaggerBase):
         self.batch_size = batch_size
         self.lr = lr
         self.weight_decay = weight_decay
+        self.bigrams = bigrams
+        self.lexicon = lexicon
+        self.min_confidence = min_confidence
+        self.min_votes = min_votes
         self.warm_start = warm_start
         self.callbacks = callbacks
         self.device = device
@@ -204,13 +232,15 @@ class MulcoTagger(CharTaggerBase):
     def _criterion(self):
         return MulcoLoss
 
-    def _decode(self, module, ids, lengths):
-        outputs = module(ids, lengths)
+    def _decode(self, module, inputs):
+        outputs, lengths = module(**inputs), inputs["lengths"]
         classes = np.array([None, *self.classes_.tolist()], dtype=object)
         arrays = {}
         for name, (cat_logits, len_logits) in outputs.items():
             conf, cat = cat_logits.softmax(-1).max(-1)
-            length = len_logits.argmax(-1) * (cat != 0)  # 0 where O
+            len_conf, length = len_logits.softmax(-1).max(-1)
+            length = length * (cat != 0)  # 0 where O
+            conf = conf * len_conf  # of the (category, length) label
             arrays[name] = (
                 classes[cat.cpu().numpy()],
                 length.cpu().numpy(),
@@ -223,7 +253,15 @@ class MulcoTagger(CharTaggerBase):
                 n = 2 * n_chars - 1 if name[0] == "C" else n_chars
                 sequences[name] = (labels[b, :n], length[b, :n])
                 confidences[name] = conf[b, :n]
-            results.append(decode_scopes(n_chars, sequences, confidences))
+            results.append(
+                decode_scopes(
+                    n_chars,
+                    sequences,
+                    confidences,
+                    min_confidence=self.min_confidence,
+                    min_votes=self.min_votes,
+                )
+            )
         return results
 
 

@@ -67,7 +67,9 @@ def encode_scopes(text_len, entities, *, max_entity_length=40, scopes="BEC"):
     return out
 
 
-def decode_scopes(text_len, sequences, confidences=None):
+def decode_scopes(
+    text_len, sequences, confidences=None, *, min_confidence=0.0, min_votes=1
+):
     """Spans from label sequences: the union over all sequences given.
 
     A (label, length) at anchor ``a`` gives ``[a, a + l - 1]`` for B,
@@ -83,19 +85,26 @@ def decode_scopes(text_len, sequences, confidences=None):
         As returned by :func:`encode_scopes` (any subset of the six).
     confidences : dict of str to array, default=None
         Confidence of each label, per sequence; ties and None keep the first.
+    min_confidence : float, default=0.0
+        Anchor labels less confident than this give no span (0: Mulco's union).
+    min_votes : int, default=1
+        A span must be given by at least this many sequences (1: the union).
 
     Returns
     -------
     entities : list of (start, end, label)
         Slice offsets, sorted.
     """
-    best = {}
+    best, votes = {}, {}
     for name, (labels, lengths) in sequences.items():
         scope = name[0]
         conf = None if confidences is None else confidences.get(name)
         for a in np.flatnonzero(np.asarray(lengths) > 0):  # only labelled anchors
             label, length = labels[a], int(lengths[a])
             if label is None:
+                continue
+            c = 0.0 if conf is None else float(conf[a])
+            if conf is not None and c < min_confidence:
                 continue
             if scope == "B":
                 s = a
@@ -108,8 +117,12 @@ def decode_scopes(text_len, sequences, confidences=None):
             e = s + length - 1
             if s < 0 or e >= text_len:
                 continue
-            c = 0.0 if conf is None else float(conf[a])
             key = (s, e + 1)
+            votes[key] = votes.get(key, 0) + 1
             if key not in best or c > best[key][1]:
                 best[key] = (label, c)
-    return sorted((s, e, label) for (s, e), (label, _) in best.items())
+    return sorted(
+        (s, e, label)
+        for (s, e), (label, _) in best.items()
+        if votes[(s, e)] >= min_votes
+    )

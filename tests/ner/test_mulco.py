@@ -100,7 +100,8 @@ def test_span_baseline_decodes_nested_spans():
             return logits
 
     ids, lengths = torch.ones(1, 6, dtype=torch.long), torch.tensor([6])
-    assert sorted(tagger._decode(Stub(), ids, lengths)[0]) == [
+    inputs = {"ids": ids, "lengths": lengths}
+    assert sorted(tagger._decode(Stub(), inputs)[0]) == [
         (0, 5, "A"),
         (1, 3, "B"),
     ]

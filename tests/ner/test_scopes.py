@@ -1,5 +1,6 @@
 """Mulco's scope encoding and decoding."""
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -104,3 +105,44 @@ def test_decoder_drops_impossible_spans_and_keeps_the_confident_label():
 def test_long_entities_are_clipped():
     seqs = encode_scopes(10, [(0, 10, "Event")], max_entity_length=4)
     assert seqs["Bmin"][1][0] == 4
+
+
+def test_decoding_thresholds():
+    """min_votes keeps spans given by several sequences; min_confidence drops
+    unconfident anchor labels; the defaults are the paper's union."""
+    entities = [(0, 3, "LOC"), (4, 6, "PER")]
+    sequences = encode_scopes(8, entities)
+    assert decode_scopes(8, sequences) == entities
+    # a stray label on one sequence only: in the union, gone with two votes
+    labels, lengths = sequences["Bmin"]
+    labels, lengths = labels.copy(), lengths.copy()
+    labels[6], lengths[6] = "ORG", 2
+    noisy = {**sequences, "Bmin": (labels, lengths)}
+    assert (6, 8, "ORG") in decode_scopes(8, noisy)
+    assert decode_scopes(8, noisy, min_votes=2) == entities
+    confidences = {name: np.full(len(seq[0]), 0.9) for name, seq in noisy.items()}
+    confidences["Bmin"][6] = 0.2
+    assert decode_scopes(8, noisy, confidences, min_confidence=0.5) == entities
+    assert (6, 8, "ORG") in decode_scopes(8, noisy, confidences, min_confidence=0.1)
+
+
+def test_span_training_batches_sample_negatives():
+    import math
+
+    import torch
+
+    from sklearn_suite.ner._baselines import NEGATIVE_RATE, SpanBatch
+
+    lengths = torch.tensor([30, 7])
+    targets = [{(0, 2): 1, (3, 3): 2}, {(1, 4): 1}]
+    torch.manual_seed(0)
+    extra, gold = SpanBatch(max_width=10)(lengths, targets)
+    spans = extra["spans"]
+    assert len(spans) == len(gold)
+    for b, n in enumerate(lengths.tolist()):
+        mine = spans[:, 0] == b
+        assert (gold[mine] != 0).sum() == len(targets[b])  # every entity
+        assert (gold[mine] == 0).sum() == math.ceil(NEGATIVE_RATE * n)
+    # the sampled negatives are real non-entity spans within the width
+    for (b, s, e), g in zip(spans.tolist(), gold.tolist()):
+        assert 0 <= e - s < 10 and targets[b].get((s, e), 0) == g
