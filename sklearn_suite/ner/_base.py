@@ -30,8 +30,10 @@ from sklearn_suite.base import (
     torch_seeded,
 )
 from sklearn_suite.metrics import span_f1_score
-from sklearn_suite.ner._features import TextFeatures
+from sklearn_suite.ner._features import TextFeatures, load_tokenizer
 from sklearn_suite.ner._modules import CharEncoder
+
+BUILT_IN_ENCODERS = ("bilstm", "transformer")
 
 
 def check_texts(X, max_length):
@@ -147,7 +149,8 @@ class CharTaggerBase(TorchEstimatorMixin, BaseEstimator):
         "emb_dim": [POSITIVE_INT],
         "hidden": [POSITIVE_INT],
         "lstm_layers": [POSITIVE_INT],
-        "encoder": [StrOptions({"bilstm", "transformer"})],
+        "encoder": [str],
+        "pretrained_lr": [POSITIVE],
         "latent": [POSITIVE_INT],
         "max_entity_length": [POSITIVE_INT],
         "max_length": [POSITIVE_INT],
@@ -162,17 +165,39 @@ class CharTaggerBase(TorchEstimatorMixin, BaseEstimator):
         **COMMON_CONSTRAINTS,
     }
 
-    def _encoder(self):
+    def _pretrained(self):
+        """The Hugging Face model name or directory, or None (a built-in encoder)."""
+        return None if self.encoder in BUILT_IN_ENCODERS else self.encoder
+
+    def _check_encoder(self):
+        name = self._pretrained()
+        if name is None:
+            return
+        try:
+            load_tokenizer(name)
+        except ImportError:
+            raise
+        except Exception as exc:  # transformers raises OSError, ValueError, ...
+            raise ValueError(
+                f"The 'encoder' parameter of {type(self).__name__} must be "
+                f"'bilstm', 'transformer' or the name or directory of a Hugging "
+                f"Face model; {name!r} could not be loaded ({exc})."
+            ) from exc
+
+    def _encoder(self, load_weights=True):
         return CharEncoder(
             len(self.char_vocab_),
             self.emb_dim,
             self.hidden,
             self.lstm_layers,
             self.dropout,
-            self.encoder,
+            "bilstm" if self._pretrained() else self.encoder,
             self.max_length,
             n_bigrams=self.features_.n_bigrams,
             n_words=self.features_.n_words,
+            pretrained=self._pretrained(),
+            special_ids=getattr(self.features_, "special_ids", None),
+            load_weights=load_weights,
         )
 
     @fit_method
@@ -208,7 +233,10 @@ class CharTaggerBase(TorchEstimatorMixin, BaseEstimator):
                 )
             features = self.features_  # new characters are read as unknown
         else:
-            features = TextFeatures(self.bigrams, self.lexicon).fit(texts)
+            self._check_encoder()
+            features = TextFeatures(
+                self.bigrams, self.lexicon, pretrained=self._pretrained()
+            ).fit(texts)
         self.classes_, self.features_ = classes, features
         self.char_vocab_ = features.char_vocab
         seed = check_seed(self.random_state)
@@ -236,10 +264,15 @@ class CharTaggerBase(TorchEstimatorMixin, BaseEstimator):
         self.history_ = net.history
         return self
 
-    def _new_net(self, data, total, seed, device):
+    def _new_net(self, data, total, seed, device, load_weights=True):
         lengths = [] if data is None else [len(text) for text in data.items]
+        groups = {}
+        if self._pretrained():  # the pretrained model fine-tunes at its own rate
+            groups["optimizer__param_groups"] = [
+                ("encoder.pretrained.*", {"lr": self.pretrained_lr})
+            ]
         return make_net(
-            self._build_module(),
+            self._build_module(load_weights),
             stage=type(self).__name__,
             seed=seed,
             device=device,
@@ -259,11 +292,14 @@ class CharTaggerBase(TorchEstimatorMixin, BaseEstimator):
             shuffle=False,
             iterator_train__batch_size=1,
             iterator_train__batch_sampler=LengthBuckets(lengths, self.batch_size, seed),
+            **groups,
         )
 
     def _rebuild_modules(self):
         """For :meth:`load`: the net of a fitted tagger, weights to be loaded."""
-        self.net_ = self._new_net(None, 1, 0, check_device(self.device))
+        self.net_ = self._new_net(
+            None, 1, 0, check_device(self.device), load_weights=False
+        )
         self.net_.initialize()
 
     @property

@@ -17,7 +17,10 @@ _COMMON_DOC = """
     emb_dim : int, default=128
     hidden : int, default=128
     lstm_layers : int, default=2
-    encoder : {"bilstm", "transformer"}, default="bilstm"
+    encoder : str, default="bilstm"
+        ``"bilstm"``, ``"transformer"`` or a Hugging Face model name or
+        directory (see MulcoTagger).
+    pretrained_lr : float, default=2e-5
     latent : int, default=128
     max_entity_length : int, default=40
     max_length : int, default=512
@@ -74,6 +77,7 @@ class _SameEncoderTagger(CharTaggerBase):
         hidden=128,
         lstm_layers=2,
         encoder="bilstm",
+        pretrained_lr=2e-5,
         latent=128,
         max_entity_length=40,
         max_length=512,
@@ -94,6 +98,7 @@ class _SameEncoderTagger(CharTaggerBase):
         self.hidden = hidden
         self.lstm_layers = lstm_layers
         self.encoder = encoder
+        self.pretrained_lr = pretrained_lr
         self.latent = latent
         self.max_entity_length = max_entity_length
         self.max_length = max_length
@@ -176,8 +181,8 @@ class FlatBIESTagger(_SameEncoderTagger):
     ones.
 """ + _COMMON_DOC.replace("{name}", "FlatBIESTagger")
 
-    def _build_module(self):
-        return BIESNet(self._encoder(), 1 + 4 * len(self.classes_))
+    def _build_module(self, load_weights=True):
+        return BIESNet(self._encoder(load_weights), 1 + 4 * len(self.classes_))
 
     def _targets(self, text_len, entities):
         index = self._label_index()
@@ -228,9 +233,12 @@ class SpanEnumerationTagger(_SameEncoderTagger):
     besides the entities (negative sampling; on all spans it predicts nothing).
 """ + _COMMON_DOC.replace("{name}", "SpanEnumerationTagger")
 
-    def _build_module(self):
+    def _build_module(self, load_weights=True):
         return SpanNet(
-            self._encoder(), len(self.classes_) + 1, self.max_entity_length, self.latent
+            self._encoder(load_weights),
+            len(self.classes_) + 1,
+            self.max_entity_length,
+            self.latent,
         )
 
     def _spans(self, lengths):

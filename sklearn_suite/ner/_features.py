@@ -95,11 +95,19 @@ class TextFeatures:
         Most words kept per character and set (the most frequent).
     """
 
-    def __init__(self, bigrams=False, lexicon=None, max_word_length=8, max_words=5):
+    def __init__(
+        self,
+        bigrams=False,
+        lexicon=None,
+        max_word_length=8,
+        max_words=5,
+        pretrained=None,
+    ):
         self.bigrams = bigrams
         self.lexicon = lexicon
         self.max_word_length = max_word_length
         self.max_words = max_words
+        self.pretrained = pretrained
 
     def _lexicon(self):
         return (
@@ -109,6 +117,10 @@ class TextFeatures:
         )
 
     def fit(self, texts):
+        if self.pretrained is not None:
+            # the pretrained model's own vocabulary, one token per character
+            tokenizer = load_tokenizer(self.pretrained)
+            self.special_ids = (tokenizer.cls_token_id, tokenizer.sep_token_id)
         chars = sorted({ch for text in texts for ch in text})
         self.char_vocab = {
             "<pad>": PAD,
@@ -147,11 +159,11 @@ class TextFeatures:
         bigrams; ``words`` (n, L, 4, K) and ``word_weights`` with a lexicon."""
         lengths = torch.tensor([len(t) for t in texts])
         longest = max(1, int(lengths.max())) if len(texts) else 1
-        out = {
-            "ids": _pad(
-                [[self.char_vocab.get(c, UNK) for c in t] for t in texts], longest
-            )
-        }
+        if self.pretrained is not None:
+            rows = [token_ids(t, self.pretrained) for t in texts]
+        else:
+            rows = [[self.char_vocab.get(c, UNK) for c in t] for t in texts]
+        out = {"ids": _pad(rows, longest)}
         out["lengths"] = lengths
         if self.bigram_vocab is not None:
             rows = [[self.bigram_vocab.get(b, UNK) for b in _bigrams(t)] for t in texts]
@@ -178,6 +190,29 @@ class TextFeatures:
                         [math.log1p(lexicon[w]) + 1.0 for w in top]
                     )
         return words, weights
+
+
+@functools.lru_cache(maxsize=4)
+def load_tokenizer(name_or_path):
+    """A Hugging Face tokenizer (``pip install transformers``)."""
+    try:
+        from transformers import AutoTokenizer
+    except ImportError as exc:
+        raise ImportError(
+            "a pretrained encoder needs transformers: pip install transformers "
+            "(or sklearn_suite[transformers])."
+        ) from exc
+    return AutoTokenizer.from_pretrained(name_or_path)
+
+
+def token_ids(text, name_or_path):
+    """One token id per character, as Mulco feeds bert-base-chinese: each
+    character is looked up in the model's vocabulary (spaces and characters it
+    lacks become its unknown token), so outputs align with characters."""
+    tokenizer = load_tokenizer(name_or_path)
+    unk = tokenizer.unk_token_id
+    ids = tokenizer.convert_tokens_to_ids(list(text))
+    return [unk if i is None else i for i in ids]
 
 
 def _bigrams(text):

@@ -27,11 +27,19 @@ class CharEncoder(nn.Module):
         n_bigrams=0,
         n_words=0,
         word_dim=50,
+        pretrained=None,
+        special_ids=None,
+        load_weights=True,
     ):
         super().__init__()
         self.kind = kind
-        self.embed = nn.Embedding(vocab_size, emb_dim, padding_idx=0)
-        in_dim = emb_dim
+        if pretrained is None:
+            self.embed = nn.Embedding(vocab_size, emb_dim, padding_idx=0)
+            in_dim = emb_dim
+        else:
+            self.pretrained = _pretrained_model(pretrained, load_weights)
+            self.special_ids = special_ids
+            in_dim = self.pretrained.config.hidden_size
         if n_bigrams:
             self.bigram_embed = nn.Embedding(n_bigrams, emb_dim, padding_idx=0)
             in_dim += emb_dim
@@ -64,10 +72,13 @@ class CharEncoder(nn.Module):
             self.project = nn.Linear(emb_dim, self.out_dim)
             self.fuse = nn.Linear(in_dim, emb_dim) if in_dim != emb_dim else None
 
-    def inputs(self, ids, bigrams=None, words=None, word_weights=None):
+    def inputs(self, ids, lengths, bigrams=None, words=None, word_weights=None):
         """Per-character input vectors: the character's embedding, its bigram's
         and the SoftLexicon pooling of its B/M/E/S word sets, concatenated."""
-        parts = [self.embed(ids)]
+        if hasattr(self, "embed"):
+            parts = [self.embed(ids)]
+        else:
+            parts = [self.contextual(ids, lengths.to(ids.device))]
         if bigrams is not None:
             parts.append(self.bigram_embed(bigrams))
         if words is not None:
@@ -79,8 +90,22 @@ class CharEncoder(nn.Module):
             parts.append(pooled.flatten(-2))
         return torch.cat(parts, -1)
 
+    def contextual(self, ids, lengths):
+        """The pretrained model's states of the characters, read with [CLS]
+        before and [SEP] after each sentence (as it was pretrained)."""
+        cls, sep = self.special_ids
+        n, longest = ids.shape
+        full = ids.new_zeros(n, longest + 2)
+        full[:, 0], full[:, 1 : longest + 1] = cls, ids
+        full[torch.arange(n, device=ids.device), lengths + 1] = sep
+        mask = (
+            torch.arange(longest + 2, device=ids.device)[None] < (lengths + 2)[:, None]
+        )
+        states = self.pretrained(input_ids=full, attention_mask=mask.long())
+        return states.last_hidden_state[:, 1 : longest + 1]
+
     def forward(self, ids, lengths, **features):
-        x = self.dropout(self.inputs(ids, **features))
+        x = self.dropout(self.inputs(ids, lengths, **features))
         if self.kind == "bilstm":
             packed = pack_padded_sequence(
                 x, lengths.cpu(), batch_first=True, enforce_sorted=False
@@ -98,6 +123,16 @@ class CharEncoder(nn.Module):
             )
             out = self.project(out)
         return self.dropout(out)
+
+
+def _pretrained_model(name_or_path, load_weights):
+    """The Hugging Face model: its pretrained weights for ``fit``; only its
+    architecture when a saved tagger is loaded (the weights come from the file)."""
+    from transformers import AutoConfig, AutoModel
+
+    if load_weights:
+        return AutoModel.from_pretrained(name_or_path)
+    return AutoModel.from_config(AutoConfig.from_pretrained(name_or_path))
 
 
 class _ScopeHead(nn.Module):

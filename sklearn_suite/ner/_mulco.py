@@ -79,7 +79,15 @@ class MulcoTagger(CharTaggerBase):
         Encoder width per direction.
     lstm_layers : int, default=2
         Encoder layers.
-    encoder : {"bilstm", "transformer"}, default="bilstm"
+    encoder : str, default="bilstm"
+        ``"bilstm"`` or ``"transformer"`` (trained from scratch), or the name or
+        local directory of a Hugging Face model (``pip install transformers``;
+        e.g. a downloaded ``bert-base-chinese``, as in the paper): one token per
+        character, the model's states feed a BiLSTM of ``lstm_layers`` layers,
+        and the whole is fine-tuned.
+    pretrained_lr : float, default=2e-5
+        Learning rate of the pretrained model's weights (the paper's); ``lr``
+        applies to the rest. Unused with the built-in encoders.
     latent : int, default=128
         Width of each head's GELU layer.
     max_entity_length : int, default=40
@@ -160,6 +168,7 @@ class MulcoTagger(CharTaggerBase):
         hidden=128,
         lstm_layers=2,
         encoder="bilstm",
+        pretrained_lr=2e-5,
         latent=128,
         max_entity_length=40,
         max_length=512,
@@ -183,6 +192,7 @@ class MulcoTagger(CharTaggerBase):
         self.hidden = hidden
         self.lstm_layers = lstm_layers
         self.encoder = encoder
+        self.pretrained_lr = pretrained_lr
         self.latent = latent
         self.max_entity_length = max_entity_length
         self.max_length = max_length
@@ -201,9 +211,9 @@ class MulcoTagger(CharTaggerBase):
         self.verbose = verbose
         self.random_state = random_state
 
-    def _build_module(self):
+    def _build_module(self, load_weights=True):
         return MulcoNet(
-            self._encoder(),
+            self._encoder(load_weights),
             len(self.classes_) + 1,
             self.max_entity_length,
             self.latent,
