@@ -111,3 +111,13 @@ def test_cuda_model_loads_on_a_cpu_only_machine(
     assert loaded.device == "cpu"
     assert str(loaded.net_.device) == "cpu"
     np.testing.assert_allclose(loaded.predict_proba(X[60:90]), expected, atol=1e-6)
+
+
+def test_file_from_before_a_parameter_existed_gets_its_default(fitted, tmp_path):
+    path = tmp_path / "model.safetensors"
+    fitted.save(path)
+    document, tensors = _read(path)
+    del document["estimator"]["state"]["momentum"]  # as if saved before it existed
+    _write(path, document, tensors)
+    loaded = load(path)
+    assert loaded.momentum == SGSConvClassifier().momentum

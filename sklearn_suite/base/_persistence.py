@@ -10,6 +10,7 @@ of the library's own data classes. A file that names anything else is refused.
 """
 
 import importlib
+import inspect
 import json
 import math
 import warnings
@@ -315,6 +316,17 @@ def _resolve(name, *, kind):
     return obj
 
 
+def _init_defaults(obj, cls, only_missing=False):
+    """Set the defaults of ``cls.__init__``'s parameters on ``obj`` (the
+    attribute of the same name, as scikit-learn estimators and the library's data
+    classes store them)."""
+    for name, param in inspect.signature(cls.__init__).parameters.items():
+        if name == "self" or param.default is inspect.Parameter.empty:
+            continue
+        if not (only_missing and hasattr(obj, name)):
+            setattr(obj, name, param.default)
+
+
 class PendingModule:
     """Where a network will be: the estimator's ``_rebuild_modules`` replaces
     it (and ``_rebuild_modules`` may test ``is not None`` to know there was one)."""
@@ -337,6 +349,8 @@ class _Decoder:
         modules = []
         for key, value in node["state"].items():
             setattr(est, key, self.value(value, modules))
+        # a file written before a parameter existed: that parameter's default
+        _init_defaults(est, cls, only_missing=True)
         _fall_back_to_cpu(est)
         if modules:  # fitted (an unfitted estimator, a parameter, has none)
             est._rebuild_modules()
@@ -418,6 +432,8 @@ class _Decoder:
         if tag == "__object__":
             cls = _resolve(node[tag], kind="object")
             obj = cls.__new__(cls)
+            # attributes a newer class sets in __init__ start at their defaults
+            _init_defaults(obj, cls)
             obj.__dict__.update(self.value(node["state"], modules))
             return obj
         raise UnsafeModelFileError(f"unknown entry {tag!r} in the model file.")
