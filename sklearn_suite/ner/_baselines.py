@@ -155,7 +155,11 @@ class SpanBatch:
     ``ceil(NEGATIVE_RATE * n)`` random non-entity spans per ``n``-character
     sentence. Trained on all ``~n * max_width`` spans, over 99% of them O, the
     classifier collapses to "no entity"; negative sampling keeps the classes
-    balanced. (Draws come from torch's RNG, seeded for the fit.)"""
+    balanced. (Draws come from torch's RNG, seeded for the fit.)
+
+    Returns ``spans`` as ``(n, K, 3)`` rows of (sentence, start, end inclusive)
+    and the gold types ``(n, K)``, padded with ``IGNORE`` (skorch batches need
+    one row per sentence)."""
 
     def __init__(self, max_width, negative_rate=NEGATIVE_RATE):
         self.max_width = max_width
@@ -167,12 +171,32 @@ class SpanBatch:
             [targets[b].get((s, e), 0) for b, s, e in spans.tolist()],
             dtype=torch.long,
         )
-        keep = gold != 0
+        chosen = []
         for b, length in enumerate(lengths.tolist()):
-            negatives = torch.nonzero((spans[:, 0] == b) & ~keep).flatten()
-            n = min(len(negatives), math.ceil(self.negative_rate * length))
-            keep[negatives[torch.randperm(len(negatives))[:n]]] = True
-        return {"spans": spans[keep]}, gold[keep]
+            mine = torch.nonzero(spans[:, 0] == b).flatten()
+            positive, negative = mine[gold[mine] != 0], mine[gold[mine] == 0]
+            n = min(len(negative), math.ceil(self.negative_rate * length))
+            chosen.append(
+                torch.cat([positive, negative[torch.randperm(len(negative))[:n]]])
+            )
+        width = max(1, max(len(c) for c in chosen))
+        out_spans = torch.zeros(len(chosen), width, 3, dtype=torch.long)
+        out_gold = torch.full((len(chosen), width), IGNORE)
+        for b, rows in enumerate(chosen):
+            out_spans[b, :, 0] = b  # padding rows point at (b, 0, 0), ignored
+            out_spans[b, : len(rows)] = spans[rows]
+            out_gold[b, : len(rows)] = gold[rows]
+        return {"spans": out_spans}, out_gold
+
+
+class SpanCrossEntropy(nn.Module):
+    """Cross-entropy of the ``(n * K, C)`` span logits against ``(n, K)`` gold
+    types, padding ignored."""
+
+    def forward(self, logits, gold):
+        return nn.functional.cross_entropy(
+            logits, gold.reshape(-1), ignore_index=IGNORE
+        )
 
 
 class FlatBIESTagger(_SameEncoderTagger):
@@ -252,7 +276,7 @@ class SpanEnumerationTagger(_SameEncoderTagger):
         return SpanBatch(self.max_entity_length)
 
     def _criterion(self):
-        return nn.CrossEntropyLoss
+        return SpanCrossEntropy
 
     def _decode(self, module, inputs):
         lengths = inputs["lengths"]

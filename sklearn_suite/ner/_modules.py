@@ -220,11 +220,13 @@ class SpanNet(nn.Module):
         )
 
     def forward(self, ids, lengths, spans=None, **features):
-        """``spans``: (n, 3) rows of (sentence, start, end inclusive); None
+        """``spans``: (n, 3) or (batch, K, 3) rows of (sentence, start, end
+        inclusive); None
         classifies every span up to ``max_entity_length`` (see
         :func:`enumerate_spans`), in that order."""
         if spans is None:
             spans = enumerate_spans(lengths, self.max_entity_length).to(ids.device)
+        spans = spans.reshape(-1, 3)  # training batches come as (n, K, 3)
         feat = self.encoder(ids, lengths, **features)
         b, s, e = spans.unbind(1)
         rep = torch.cat([feat[b, s], feat[b, e], self.width(e - s + 1)], dim=-1)

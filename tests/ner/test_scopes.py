@@ -131,18 +131,18 @@ def test_span_training_batches_sample_negatives():
 
     import torch
 
-    from sklearn_suite.ner._baselines import NEGATIVE_RATE, SpanBatch
+    from sklearn_suite.ner._baselines import IGNORE, NEGATIVE_RATE, SpanBatch
 
     lengths = torch.tensor([30, 7])
     targets = [{(0, 2): 1, (3, 3): 2}, {(1, 4): 1}]
     torch.manual_seed(0)
     extra, gold = SpanBatch(max_width=10)(lengths, targets)
     spans = extra["spans"]
-    assert len(spans) == len(gold)
+    assert spans.shape[:2] == gold.shape and spans.shape[0] == 2
     for b, n in enumerate(lengths.tolist()):
-        mine = spans[:, 0] == b
-        assert (gold[mine] != 0).sum() == len(targets[b])  # every entity
-        assert (gold[mine] == 0).sum() == math.ceil(NEGATIVE_RATE * n)
-    # the sampled negatives are real non-entity spans within the width
-    for (b, s, e), g in zip(spans.tolist(), gold.tolist()):
-        assert 0 <= e - s < 10 and targets[b].get((s, e), 0) == g
+        real = gold[b] != IGNORE
+        assert (gold[b][real] != 0).sum() == len(targets[b])  # every entity
+        assert (gold[b][real] == 0).sum() == math.ceil(NEGATIVE_RATE * n)
+        # the sampled negatives are real non-entity spans within the width
+        for (sb, s, e), g in zip(spans[b][real].tolist(), gold[b][real].tolist()):
+            assert sb == b and 0 <= e - s < 10 and targets[b].get((s, e), 0) == g
