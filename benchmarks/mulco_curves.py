@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _crf import FlatCRF
 from skorch.callbacks import Callback
 
 from sklearn_suite import MulcoTagger
@@ -30,7 +31,7 @@ from sklearn_suite.metrics import inner_entity_recall, span_precision_recall_f1
 from sklearn_suite.ner import FlatBIESTagger
 
 RESULTS = Path(__file__).parent / "results"
-ARMS = {"mulco": MulcoTagger, "flat_bies": FlatBIESTagger}
+ARMS = {"mulco": MulcoTagger, "flat_bies": FlatBIESTagger, "crf": FlatCRF}
 
 
 def validation_split(X, y, n_valid=200, seed=0):
@@ -52,9 +53,12 @@ class F1Curve(Callback):
         if epoch % self.every and epoch != net.max_epochs:
             return
         self.tagger.net_ = net  # predict reads the net being trained
-        row = {"epoch": epoch, "train_loss": float(net.history[-1, "train_loss"])}
+        self.score(self.tagger, epoch, float(net.history[-1, "train_loss"]))
+
+    def score(self, tagger, epoch, train_loss):
+        row = {"epoch": epoch, "train_loss": train_loss}
         for name, (X, y) in (("train", self.train), ("valid", self.valid)):
-            pred = self.tagger.predict(X)
+            pred = tagger.predict(X)
             p, r, f = span_precision_recall_f1(y, pred)
             row |= {f"{name}_p": p, f"{name}_r": r, f"{name}_f1": f}
             row[f"{name}_inner_r"] = inner_entity_recall(y, pred)
@@ -91,13 +95,21 @@ def main():
         path.write_text(json.dumps(results, indent=1) + "\n")
         path.with_suffix(".md").write_text(markdown(results))
         return
-    tagger = ARMS[args.arm](random_state=args.seed, **params)
-    curve = F1Curve(tagger, (Xtr[:200], ytr[:200]), valid, args.every)
-    tagger.set_params(callbacks=[curve])
-    start = time.perf_counter()
-    tagger.fit(Xtr, ytr)
-    seconds = time.perf_counter() - start
-    if args.save:
+    if args.arm == "crf":  # no epochs: one point, at the end of training
+        tagger = FlatCRF(**params)
+        curve = F1Curve(tagger, (Xtr[:200], ytr[:200]), valid, 1)
+        start = time.perf_counter()
+        tagger.fit(Xtr, ytr)
+        seconds = time.perf_counter() - start
+        curve.score(tagger, 0, float("nan"))
+    else:
+        tagger = ARMS[args.arm](random_state=args.seed, **params)
+        curve = F1Curve(tagger, (Xtr[:200], ytr[:200]), valid, args.every)
+        tagger.set_params(callbacks=[curve])
+        start = time.perf_counter()
+        tagger.fit(Xtr, ytr)
+        seconds = time.perf_counter() - start
+    if args.save and args.arm != "crf":
         tagger.set_params(callbacks=None).save(args.save)
     results = json.loads(path.read_text()) if path.exists() else {}
     results[args.tag] = {
