@@ -1,27 +1,43 @@
-"""Mulco benchmark: nested NER on ChiNesE and on generated sentences.
+"""Mulco benchmark: nested NER on ChiNesE beside the tools a practitioner has.
 
-Arms, all with the same character encoder (random-init embeddings + 2-layer
-BiLSTM) and training budget: a flat BIES tagger, a span-enumeration classifier,
-and MulcoTagger with scopes B, BE and BEC. Metrics: micro precision, recall, F1
-(exact span and label, all entities) and recall on inner (nested) entities;
-3 seeds. Also the oracle round trip (encode gold spans, decode) per scope subset,
-and tagging speed of MulcoTagger.predict.
+Arms, every estimator at its default settings:
 
-ChiNesE: train on the 1,000 dev sentences (new_eval.json), test on the 1,500 test
-sentences (new_test.json); the files are read from --data-dir, never copied.
+- ``crf``: a flat linear-chain CRF over character uni/bi/tri-gram window
+  features (sklearn-crfsuite), BIES over the outermost entities: the classic
+  practitioner's tool;
+- ``flat_bies``: the flat BIES tagger with Mulco's encoder;
+- ``span_enum``: span enumeration with Mulco's encoder (negative sampling);
+- ``mulco``: MulcoTagger; ``mulco_B`` / ``mulco_BE``: its scope ablations.
 
-    python benchmarks/mulco_benchmark.py --data-dir ../shared/data/chinese_nested_ner
+Metrics: micro precision, recall and F1 (exact span and type over all entities,
+nested included), recall of inner (nested) entities, fit seconds. Protocols:
+
+- ``main``: train on the 1,000 ChiNesE dev sentences, test on the 1,500 test
+  sentences (the issue's protocol);
+- ``curve``: the same test set, training on the first 250 / 500 / 1,000 dev
+  sentences;
+- ``more_data`` (a second protocol, labelled so): train on dev + test sentences
+  1-1,000, test on test sentences 1,001-1,500;
+- ``generated``: 500 generated sentences, 500 held out.
+
+The files are read from --data-dir, never copied. Every (protocol, arm, size,
+seed) row is stored as it finishes, so a long run can be split over processes
+or resumed (rows already in the JSON are skipped unless --redo).
+
+    python benchmarks/mulco_benchmark.py --protocols main --arms crf,mulco
     python benchmarks/mulco_benchmark.py --quick
 
 Writes benchmarks/results/mulco.json and mulco.md.
 """
 
 import argparse
+import ast
 import json
 import time
 from pathlib import Path
 
 from _common import summarise
+from _crf import FlatCRF
 
 from sklearn_suite import MulcoTagger
 from sklearn_suite.datasets import make_nested_ner, read_chinese_nested_ner
@@ -36,12 +52,14 @@ from sklearn_suite.ner import (
 
 RESULTS = Path(__file__).parent / "results"
 ARMS = {
-    "flat_bies": lambda **kw: FlatBIESTagger(**kw),
-    "span_enum": lambda **kw: SpanEnumerationTagger(**kw),
-    "mulco_B": lambda **kw: MulcoTagger(scopes="B", **kw),
-    "mulco_BE": lambda **kw: MulcoTagger(scopes="BE", **kw),
-    "mulco_BEC": lambda **kw: MulcoTagger(scopes="BEC", **kw),
+    "crf": lambda seed, **kw: FlatCRF(),
+    "flat_bies": lambda seed, **kw: FlatBIESTagger(random_state=seed, **kw),
+    "span_enum": lambda seed, **kw: SpanEnumerationTagger(random_state=seed, **kw),
+    "mulco": lambda seed, **kw: MulcoTagger(random_state=seed, **kw),
+    "mulco_B": lambda seed, **kw: MulcoTagger(scopes="B", random_state=seed, **kw),
+    "mulco_BE": lambda seed, **kw: MulcoTagger(scopes="BE", random_state=seed, **kw),
 }
+SIZES = (250, 500, 1000)
 
 
 def oracle(X, y):
@@ -57,165 +75,168 @@ def oracle(X, y):
     return out
 
 
-def run(name, X, y, Xt, yt, seeds, params, arms=tuple(ARMS)):
-    rows = {}
-    for arm, make in ARMS.items():
-        if arm not in arms:
-            continue
-        scores = {
-            "precision": [],
-            "recall": [],
-            "f1": [],
-            "inner_recall": [],
-            "fit_seconds": [],
-        }
-        for seed in seeds:
-            start = time.perf_counter()
-            tagger = make(random_state=seed, **params).fit(X, y)
-            scores["fit_seconds"].append(time.perf_counter() - start)
-            pred = tagger.predict(Xt)
-            p, r, f = span_precision_recall_f1(yt, pred)
-            scores["precision"].append(p)
-            scores["recall"].append(r)
-            scores["f1"].append(f)
-            scores["inner_recall"].append(inner_entity_recall(yt, pred))
-            print(
-                f"{name} {arm:10s} seed={seed} P={p:.4f} R={r:.4f} F1={f:.4f} "
-                f"inner R={scores['inner_recall'][-1]:.4f} "
-                f"{scores['fit_seconds'][-1]:.0f}s",
-                flush=True,
-            )
-        rows[arm] = {k: summarise(v) for k, v in scores.items()}
-    return rows
+def evaluate(arm, seed, X, y, Xt, yt, params):
+    start = time.perf_counter()
+    tagger = ARMS[arm](seed, **({} if arm == "crf" else params)).fit(X, y)
+    fit_seconds = time.perf_counter() - start
+    pred = tagger.predict(Xt)
+    p, r, f = span_precision_recall_f1(yt, pred)
+    return {
+        "precision": p,
+        "recall": r,
+        "f1": f,
+        "inner_recall": inner_entity_recall(yt, pred),
+        "fit_seconds": fit_seconds,
+    }
+
+
+def load(path):
+    return json.loads(path.read_text()) if path.exists() else {"rows": {}}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default="../shared/data/chinese_nested_ner")
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument(
-        "--parts",
-        default="accuracy,speed",
-        help="run the speed part on an otherwise idle machine",
-    )
-    parser.add_argument(
-        "--datasets",
-        default="generated,chinese",
-        help="datasets of the accuracy part (separate processes use several cores)",
-    )
-    parser.add_argument("--arms", default=",".join(ARMS))
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--protocols", default="main,curve,more_data,generated")
+    parser.add_argument("--arms", default="crf,flat_bies,span_enum,mulco")
+    parser.add_argument("--set", nargs="*", default=[], help="param=value (all arms)")
+    parser.add_argument("--speed", action="store_true", help="predict speed only")
+    parser.add_argument("--redo", action="store_true")
     args = parser.parse_args()
-    arms = args.arms.split(",")
-    seeds = list(range(1 if args.quick else args.seeds))
-    params = dict(
-        max_epochs=1 if args.quick else args.epochs,
-        hidden=64,
-        emb_dim=64,
-        latent=64,
-        batch_size=32,
-        lr=1e-2,
-    )
+    seeds = [0] if args.quick else [int(s) for s in args.seeds.split(",")]
+    params = {k: ast.literal_eval(v) for k, v in (a.split("=", 1) for a in args.set)}
+    if args.quick:
+        params.setdefault("max_epochs", 1)
     data_dir = Path(args.data_dir)
     X_dev, y_dev = read_chinese_nested_ner(data_dir / "new_eval.json")
     X_test, y_test = read_chinese_nested_ner(data_dir / "new_test.json")
     X_gen, y_gen = make_nested_ner(500, random_state=0)
     Xt_gen, yt_gen = make_nested_ner(500, random_state=1)
-    if args.quick:
-        X_dev, y_dev, X_test, y_test = X_dev[:60], y_dev[:60], X_test[:60], y_test[:60]
-        X_gen, y_gen, Xt_gen, yt_gen = X_gen[:60], y_gen[:60], Xt_gen[:60], yt_gen[:60]
-    new = {}
-    if "accuracy" in args.parts:
-        if "generated" in args.datasets:
-            new["generated"] = run(
-                "generated", X_gen, y_gen, Xt_gen, yt_gen, seeds, params, arms
-            )
-        if "chinese" in args.datasets:
-            new["chinese"] = run(
-                "ChiNesE", X_dev, y_dev, X_test, y_test, seeds, params, arms
-            )
-    if "speed" in args.parts:
+    cut = 60 if args.quick else None
+    protocols = {
+        "main": (X_dev[:cut], y_dev[:cut], X_test[:cut], y_test[:cut]),
+        "more_data": (
+            X_dev[:cut] + X_test[:1000][:cut],
+            y_dev[:cut] + y_test[:1000][:cut],
+            X_test[1000:][:cut],
+            y_test[1000:][:cut],
+        ),
+        "generated": (X_gen[:cut], y_gen[:cut], Xt_gen[:cut], yt_gen[:cut]),
+    }
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"mulco{'_quick' if args.quick else ''}.json"
+
+    if args.speed:
         # prediction cost does not depend on how long the model trained
         tagger = MulcoTagger(random_state=0, **{**params, "max_epochs": 1})
         tagger.fit(X_dev, y_dev)
         tagger.predict(X_test[:64])  # warm-up
         start = time.perf_counter()
         tagger.predict(X_test)
-        elapsed = time.perf_counter() - start
-        new["speed_sentences_per_second"] = len(X_test) / elapsed
-    # merge into what other processes wrote meanwhile (parts run concurrently)
-    RESULTS.mkdir(exist_ok=True)
-    suffix = "_quick" if args.quick else ""
-    path = RESULTS / f"mulco{suffix}.json"
-    results = json.loads(path.read_text()) if path.exists() else {}
-    for key, value in new.items():
-        if isinstance(value, dict):
-            results.setdefault(key, {}).update(value)
+        results = load(path)
+        results["speed_sentences_per_second"] = len(X_test) / (
+            time.perf_counter() - start
+        )
+        path.write_text(json.dumps(results, indent=1) + "\n")
+        return
+
+    jobs = []
+    for protocol in args.protocols.split(","):
+        if protocol == "curve":
+            for size in SIZES[:-1]:  # 1,000 is the main protocol
+                data = (X_dev[:size], y_dev[:size], X_test[:cut], y_test[:cut])
+                jobs.append((f"curve_{size}", data))
         else:
-            results[key] = value
-    results["settings"] = {
-        "seeds": seeds,
-        **params,
-        "encoder": "bilstm, 2 layers",
-        "selection": "last epoch (no dev selection: dev is the training set)",
-    }
-    results["oracle"] = {
-        "chinese_test": oracle(X_test, y_test),
-        "generated_test": oracle(Xt_gen, yt_gen),
-    }
-    path.write_text(json.dumps(results, indent=2) + "\n")
-    (RESULTS / f"mulco{suffix}.md").write_text(markdown(results))
+            jobs.append((protocol, protocols[protocol]))
+    for name, (X, y, Xt, yt) in jobs:
+        for arm in args.arms.split(","):
+            for seed in seeds:
+                key = f"{name}/{arm}/{seed}"
+                results = load(path)  # other processes may have written rows
+                if key in results["rows"] and not args.redo:
+                    continue
+                row = evaluate(arm, seed, X, y, Xt, yt, params)
+                print(key, {k: round(v, 4) for k, v in row.items()}, flush=True)
+                results = load(path)
+                results["rows"][key] = row
+                results["settings"] = {"params": params, "quick": args.quick}
+                results["oracle"] = {
+                    "chinese_test": oracle(X_test, y_test),
+                    "generated_test": oracle(Xt_gen, yt_gen),
+                }
+                path.write_text(json.dumps(results, indent=1) + "\n")
+    results = load(path)
+    (RESULTS / path.name.replace(".json", ".md")).write_text(markdown(results))
     print(markdown(results))
 
 
+TITLES = {
+    "main": "ChiNesE: train on the 1,000 dev sentences, test on the 1,500 test ones",
+    "curve_250": "Learning curve: first 250 dev sentences, same test set",
+    "curve_500": "Learning curve: first 500 dev sentences, same test set",
+    "more_data": "Second protocol (more data): train on dev + test sentences "
+    "1-1,000 (2,000), test on test sentences 1,001-1,500",
+    "generated": "Generated sentences (train 500, test 500)",
+}
+ARM_NAMES = {
+    "crf": "flat CRF, char n-gram windows (sklearn-crfsuite)",
+    "flat_bies": "flat BIES tagger, Mulco's encoder",
+    "span_enum": "span enumeration, Mulco's encoder",
+    "mulco": "**MulcoTagger** (B+E+C)",
+    "mulco_B": "Mulco, B scope only",
+    "mulco_BE": "Mulco, B+E scopes",
+}
+
+
 def markdown(r):
-    s = r["settings"]
-    lines = [
-        "# Mulco benchmark",
-        "",
-        f"Char embeddings + BiLSTM (emb {s['emb_dim']}, hidden {s['hidden']}, "
-        f"latent {s['latent']}), AdamW lr {s['lr']}, {s['max_epochs']} epochs, "
-        f"batch {s['batch_size']}, seeds {s['seeds']}; {s['selection']}.",
-        "",
-        "## Oracle round trip (gold spans encoded then decoded): recall",
-        "",
-        "| data | B | BE | BEC | flat ceiling (outermost, non-overlapping) |",
-        "|---|---|---|---|---|",
-    ]
-    for name, o in r["oracle"].items():
-        lines.append(
-            f"| {name} | {o['B']:.4f} | {o['BE']:.4f} | {o['BEC']:.4f} | "
-            f"{o['flat_ceiling_recall']:.4f} |"
-        )
-    for key, title in (
-        ("chinese", "ChiNesE (train dev 1,000, test 1,500)"),
-        ("generated", "Generated (train 500, test 500)"),
-    ):
-        if key not in r:
-            continue
+    lines = ["# Mulco benchmark", "", "Every arm at its default settings"]
+    if r.get("settings", {}).get("params"):
+        lines[-1] += f", with {r['settings']['params']}"
+    lines[-1] += "; mean ± std over seeds (n = number of seeds)."
+    groups = {}
+    for key, row in r["rows"].items():
+        name, arm, _ = key.split("/")
+        groups.setdefault(name, {}).setdefault(arm, []).append(row)
+    for name in [n for n in TITLES if n in groups]:
         lines += [
             "",
-            f"## {title}",
+            f"## {TITLES[name]}",
             "",
-            "| arm | precision | recall | F1 | inner-entity recall | fit s |",
-            "|---|---|---|---|---|---|",
+            "| arm | n | precision | recall | F1 | inner-entity recall | fit s |",
+            "|---|---|---|---|---|---|---|",
         ]
-        for arm in [a for a in ARMS if a in r[key]]:
-            m = r[key][arm]
+        for arm in [a for a in ARMS if a in groups[name]]:
+            rows = groups[name][arm]
+            cell = {
+                k: summarise([row[k] for row in rows])
+                for k in ("precision", "recall", "f1", "inner_recall", "fit_seconds")
+            }
+            fmt = lambda m: f"{m['mean']:.4f} ± {m['std']:.4f}"  # noqa: E731
             lines.append(
-                f"| {arm} | {m['precision']['mean']:.4f} ± {m['precision']['std']:.4f}"
-                f" | {m['recall']['mean']:.4f} ± {m['recall']['std']:.4f} | "
-                f"{m['f1']['mean']:.4f} ± {m['f1']['std']:.4f} | "
-                f"{m['inner_recall']['mean']:.4f} ± {m['inner_recall']['std']:.4f} | "
-                f"{m['fit_seconds']['mean']:.0f} |"
+                f"| {ARM_NAMES[arm]} | {len(rows)} | {fmt(cell['precision'])} | "
+                f"{fmt(cell['recall'])} | {fmt(cell['f1'])} | "
+                f"{fmt(cell['inner_recall'])} | {cell['fit_seconds']['mean']:.0f} |"
+            )
+    if "oracle" in r:
+        lines += [
+            "",
+            "## Oracle round trip (gold spans encoded then decoded): recall",
+            "",
+            "| data | B | BE | BEC | flat ceiling (outermost, non-overlapping) |",
+            "|---|---|---|---|---|",
+        ]
+        for name, o in r["oracle"].items():
+            lines.append(
+                f"| {name} | {o['B']:.4f} | {o['BE']:.4f} | {o['BEC']:.4f} | "
+                f"{o['flat_ceiling_recall']:.4f} |"
             )
     if "speed_sentences_per_second" in r:
         lines += [
             "",
-            "Tagging speed, MulcoTagger(BEC).predict on the 1,500 ChiNesE test "
-            f"sentences: {r['speed_sentences_per_second']:.0f} sentences/s.",
-            "",
+            "Tagging speed, MulcoTagger.predict (defaults) on the 1,500 ChiNesE "
+            f"test sentences: {r['speed_sentences_per_second']:.0f} sentences/s.",
         ]
     return "\n".join(lines) + "\n"
 

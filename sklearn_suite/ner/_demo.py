@@ -47,7 +47,7 @@ def run_demo(output_dir, *, preset="default", random_state=0, verbose=0):
         "baseline": flat.score(X_test, y_test),
         "baseline_name": "flat BIES tagger, same encoder",
         "note": f"recall of nested (inner) entities: Mulco {inner:.2f}, flat "
-        f"{flat_inner:.2f}; on real ChiNesE the flat tools still win "
-        "(benchmarks/results/mulco.md)",
+        f"{flat_inner:.2f}; on real ChiNesE (1,000 training sentences) Mulco F1 "
+        "0.47 vs 0.40 flat, 0.38 CRF (benchmarks/results/mulco.md)",
         "pictures": [],
     }
