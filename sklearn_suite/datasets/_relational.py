@@ -5,6 +5,7 @@ Malformed content is reported as one ``ValueError`` naming the file and the line
 (CSV data rows count from line 2, after the header)."""
 
 import ast
+import io
 import json
 
 import pandas as pd
@@ -39,9 +40,9 @@ def read_clutrr(path):
     ValueError
         On malformed content, naming the file and the line.
     """
-    read_text(path)  # encoding and emptiness
+    text = read_text(path)  # checks the encoding and emptiness once
     try:
-        frame = pd.read_csv(path)
+        frame = pd.read_csv(io.StringIO(text))
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise malformed(path, None, f"not a CSV table ({exc}).") from exc
     missing = {"story_edges", "edge_types", "query_edge", "target"} - set(frame)

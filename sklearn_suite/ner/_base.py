@@ -253,9 +253,7 @@ class CharTaggerBase(TorchEstimatorMixin, BaseEstimator):
                 net.set_params(max_epochs=self.max_epochs, warm_start=True)
                 # buckets for the new sentences, set directly: skorch's
                 # set_params refuses iterator parameters on an initialised net
-                net.iterator_train__batch_sampler = LengthBuckets(
-                    [len(text) for text in data.items], self.batch_size, seed
-                )
+                net.iterator_train__batch_sampler = self._buckets(data, seed)
                 fit_net(net, data)
             else:
                 net = self._new_net(data, total, seed, device)
@@ -265,7 +263,6 @@ class CharTaggerBase(TorchEstimatorMixin, BaseEstimator):
         return self
 
     def _new_net(self, data, total, seed, device, load_weights=True):
-        lengths = [] if data is None else [len(text) for text in data.items]
         groups = {}
         if self._pretrained():  # the pretrained model fine-tunes at its own rate
             groups["optimizer__param_groups"] = [
@@ -291,9 +288,14 @@ class CharTaggerBase(TorchEstimatorMixin, BaseEstimator):
             # takes one "item" (a batch of indices) at a time
             shuffle=False,
             iterator_train__batch_size=1,
-            iterator_train__batch_sampler=LengthBuckets(lengths, self.batch_size, seed),
+            iterator_train__batch_sampler=self._buckets(data, seed),
             **groups,
         )
+
+    def _buckets(self, data, seed):
+        """The training batch sampler over ``data``'s sentences (none to load)."""
+        lengths = [] if data is None else [len(text) for text in data.items]
+        return LengthBuckets(lengths, self.batch_size, seed)
 
     def _rebuild_modules(self):
         """For :meth:`load`: the net of a fitted tagger, weights to be loaded."""
