@@ -243,14 +243,10 @@ class MulcoTagger(CharTaggerBase):
         return MulcoLoss
 
     def _decode(self, module, inputs):
-        outputs, lengths = module(**inputs), inputs["lengths"]
+        lengths = inputs["lengths"]
         classes = np.array([None, *self.classes_.tolist()], dtype=object)
         arrays = {}
-        for name, (cat_logits, len_logits) in outputs.items():
-            conf, cat = cat_logits.softmax(-1).max(-1)
-            len_conf, length = len_logits.softmax(-1).max(-1)
-            length = length * (cat != 0)  # 0 where O
-            conf = conf * len_conf  # of the (category, length) label
+        for name, (cat, length, conf) in module.labels(**inputs).items():
             arrays[name] = (
                 classes[cat.cpu().numpy()],
                 length.cpu().numpy(),
