@@ -219,6 +219,32 @@ def markdown(r):
                 f"{fmt(cell['recall'])} | {fmt(cell['f1'])} | "
                 f"{fmt(cell['inner_recall'])} | {cell['fit_seconds']['mean']:.0f} |"
             )
+    curve = {size: f"curve_{size}" for size in SIZES[:-1]} | {SIZES[-1]: "main"}
+    if sum(name in groups for name in curve.values()) > 1:
+        lines += [
+            "",
+            "## Learning curve: F1 (inner-entity recall) by number of training "
+            "sentences, same 1,500 test sentences",
+            "",
+            "| arm | " + " | ".join(f"{size:,}" for size in curve) + " |",
+            "|---|" + "---|" * len(curve),
+        ]
+        for arm in [
+            a for a in ARMS if any(a in groups.get(n, {}) for n in curve.values())
+        ]:
+            cells = []
+            for name in curve.values():
+                rows = groups.get(name, {}).get(arm, [])
+                f1 = summarise([row["f1"] for row in rows]) if rows else None
+                inner = (
+                    summarise([row["inner_recall"] for row in rows]) if rows else None
+                )
+                cells.append(
+                    f"{f1['mean']:.3f} ± {f1['std']:.3f} ({inner['mean']:.3f})"
+                    if rows
+                    else "-"
+                )
+            lines.append(f"| {ARM_NAMES[arm]} | " + " | ".join(cells) + " |")
     if "oracle" in r:
         lines += [
             "",
