@@ -143,9 +143,13 @@ def main():
         results["speed_sentences_per_second"] = float(np.median(rates))
         results["speed_runs"] = rates
         path.write_text(json.dumps(results, indent=1) + "\n")
-        (RESULTS / path.name.replace(".json", ".md")).write_text(markdown(results))
+        write_markdown(path, results)
         return
 
+    oracles = {
+        "chinese_test": oracle(X_test, y_test),
+        "generated_test": oracle(Xt_gen, yt_gen),
+    }
     jobs = []
     for protocol in args.protocols.split(","):
         if protocol == "curve":
@@ -166,14 +170,16 @@ def main():
                 results = load(path)
                 results["rows"][key] = row
                 results["settings"] = {"params": params, "quick": args.quick}
-                results["oracle"] = {
-                    "chinese_test": oracle(X_test, y_test),
-                    "generated_test": oracle(Xt_gen, yt_gen),
-                }
+                results["oracle"] = oracles
                 path.write_text(json.dumps(results, indent=1) + "\n")
-    results = load(path)
-    (RESULTS / path.name.replace(".json", ".md")).write_text(markdown(results))
-    print(markdown(results))
+    print(write_markdown(path, load(path)))
+
+
+def write_markdown(path, results):
+    """The tables of ``results`` beside its JSON file (``.md``); returns them."""
+    text = markdown(results)
+    path.with_suffix(".md").write_text(text)
+    return text
 
 
 TITLES = {
@@ -239,14 +245,13 @@ def markdown(r):
             cells = []
             for name in curve.values():
                 rows = groups.get(name, {}).get(arm, [])
-                f1 = summarise([row["f1"] for row in rows]) if rows else None
-                inner = (
-                    summarise([row["inner_recall"] for row in rows]) if rows else None
-                )
+                if not rows:
+                    cells.append("-")
+                    continue
+                f1 = summarise([row["f1"] for row in rows])
+                inner = summarise([row["inner_recall"] for row in rows])
                 cells.append(
                     f"{f1['mean']:.3f} ± {f1['std']:.3f} ({inner['mean']:.3f})"
-                    if rows
-                    else "-"
                 )
             lines.append(f"| {ARM_NAMES[arm]} | " + " | ".join(cells) + " |")
     if "oracle" in r:

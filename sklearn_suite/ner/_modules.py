@@ -188,6 +188,23 @@ class _ScopeHead(nn.Module):
         h = self.latent(feat)
         return self.category(h), self.length(h)
 
+    def labels(self, feat):
+        """Prediction: the most probable category, the most probable length and
+        the probability of that (category, length) label. Length and probability
+        are computed at entity anchors only (0 where the category is O, which
+        decoding never reads)."""
+        hidden = self.latent(feat)
+        logits = self.category(hidden)
+        cat = logits.argmax(-1)
+        length = torch.zeros_like(cat)
+        conf = torch.zeros_like(cat, dtype=logits.dtype)
+        anchor = cat != 0
+        if anchor.any():
+            cat_conf = logits[anchor].softmax(-1).amax(-1)
+            len_conf, length[anchor] = self.length(hidden[anchor]).softmax(-1).max(-1)
+            conf[anchor] = cat_conf * len_conf
+        return cat, length, conf
+
 
 class _CentreHead(_ScopeHead):
     """C scope over 2L - 1 positions: characters through Linear(feat), the gaps
@@ -229,27 +246,10 @@ class MulcoNet(nn.Module):
         return {name: head(feat) for name, head in self.heads.items()}
 
     def labels(self, ids, lengths, **features):
-        """Prediction: per sequence, the most probable category, the most
-        probable length and the probability of that (category, length) label.
-        Length and probability are computed at entity anchors only (0 where the
-        category is O, which decoding never reads)."""
+        """Prediction: per sequence, the (category, length, confidence) of
+        :meth:`_ScopeHead.labels`."""
         feat = self.encoder(ids, lengths, **features)
-        out = {}
-        for name, head in self.heads.items():
-            hidden = head.latent(feat)
-            logits = head.category(hidden)
-            cat = logits.argmax(-1)
-            length = torch.zeros_like(cat)
-            conf = torch.zeros_like(cat, dtype=logits.dtype)
-            anchor = cat != 0
-            if anchor.any():
-                cat_conf = logits[anchor].softmax(-1).amax(-1)
-                len_conf, length[anchor] = (
-                    head.length(hidden[anchor]).softmax(-1).max(-1)
-                )
-                conf[anchor] = cat_conf * len_conf
-            out[name] = (cat, length, conf)
-        return out
+        return {name: head.labels(feat) for name, head in self.heads.items()}
 
 
 class BIESNet(nn.Module):
