@@ -41,6 +41,7 @@ from _common import summarise
 from _crf import FlatCRF
 
 from sklearn_suite import MulcoTagger
+from sklearn_suite.base import native_bfloat16
 from sklearn_suite.datasets import make_nested_ner, read_chinese_nested_ner
 from sklearn_suite.metrics import inner_entity_recall, span_precision_recall_f1
 from sklearn_suite.ner import (
@@ -76,19 +77,42 @@ def oracle(X, y):
     return out
 
 
-def evaluate(arm, seed, X, y, Xt, yt, params):
-    start = time.perf_counter()
-    tagger = ARMS[arm](seed, **({} if arm == "crf" else params)).fit(X, y)
-    fit_seconds = time.perf_counter() - start
-    pred = tagger.predict(Xt)
+def predict_rate(tagger, X, runs=3):
+    """Median sentences per second of ``tagger.predict(X)`` (the shared VM's
+    speed varies from run to run) and the last prediction."""
+    tagger.predict(X[:64])  # warm-up
+    rates = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        pred = tagger.predict(X)
+        rates.append(len(X) / (time.perf_counter() - start))
+    return float(np.median(rates)), pred
+
+
+def scores(yt, pred):
     p, r, f = span_precision_recall_f1(yt, pred)
     return {
         "precision": p,
         "recall": r,
         "f1": f,
         "inner_recall": inner_entity_recall(yt, pred),
-        "fit_seconds": fit_seconds,
     }
+
+
+def evaluate(arm, seed, X, y, Xt, yt, params):
+    start = time.perf_counter()
+    tagger = ARMS[arm](seed, **({} if arm == "crf" else params)).fit(X, y)
+    fit_seconds = time.perf_counter() - start
+    rate, pred = predict_rate(tagger, Xt)
+    row = {**scores(yt, pred), "fit_seconds": fit_seconds, "predict_per_second": rate}
+    if hasattr(tagger, "predict_dtype"):
+        # the same fitted tagger predicting in float32 (the default is "auto":
+        # bfloat16 where the CPU has it natively)
+        row["native_bfloat16"] = native_bfloat16("cpu")
+        rate, pred = predict_rate(tagger.set_params(predict_dtype="float32"), Xt)
+        row["f1_float32"] = scores(yt, pred)["f1"]
+        row["predict_per_second_float32"] = rate
+    return row
 
 
 def load(path):
@@ -103,7 +127,6 @@ def main():
     parser.add_argument("--protocols", default="main,curve,more_data,generated")
     parser.add_argument("--arms", default="crf,flat_bies,span_enum,mulco")
     parser.add_argument("--set", nargs="*", default=[], help="param=value (all arms)")
-    parser.add_argument("--speed", action="store_true", help="predict speed only")
     parser.add_argument("--redo", action="store_true")
     args = parser.parse_args()
     seeds = [0] if args.quick else [int(s) for s in args.seeds.split(",")]
@@ -128,23 +151,6 @@ def main():
     }
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"mulco{'_quick' if args.quick else ''}.json"
-
-    if args.speed:
-        # prediction cost does not depend on how long the model trained
-        tagger = MulcoTagger(random_state=0, **{**params, "max_epochs": 1})
-        tagger.fit(X_dev, y_dev)
-        tagger.predict(X_test[:64])  # warm-up
-        rates = []
-        for _ in range(5):  # the shared VM's speed varies from run to run
-            start = time.perf_counter()
-            tagger.predict(X_test)
-            rates.append(len(X_test) / (time.perf_counter() - start))
-        results = load(path)
-        results["speed_sentences_per_second"] = float(np.median(rates))
-        results["speed_runs"] = rates
-        path.write_text(json.dumps(results, indent=1) + "\n")
-        write_markdown(path, results)
-        return
 
     oracles = {
         "chinese_test": oracle(X_test, y_test),
@@ -200,6 +206,15 @@ ARM_NAMES = {
 }
 
 
+def mean_of(rows, key, spec):
+    """Mean ± std of ``key`` over the rows that have it, or "-"."""
+    values = [row[key] for row in rows if key in row]
+    if not values:
+        return "-"
+    m = summarise(values)
+    return f"{m['mean']:{spec}} ± {m['std']:{spec}}"
+
+
 def markdown(r):
     lines = ["# Mulco benchmark", "", "Every arm at its default settings"]
     if r.get("settings", {}).get("params"):
@@ -214,8 +229,9 @@ def markdown(r):
             "",
             f"## {TITLES[name]}",
             "",
-            "| arm | n | precision | recall | F1 | inner-entity recall | fit s |",
-            "|---|---|---|---|---|---|---|",
+            "| arm | n | precision | recall | F1 | inner-entity recall | fit s "
+            "| predict sentences/s |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for arm in [a for a in ARMS if a in groups[name]]:
             rows = groups[name][arm]
@@ -227,8 +243,33 @@ def markdown(r):
             lines.append(
                 f"| {ARM_NAMES[arm]} | {len(rows)} | {fmt(cell['precision'])} | "
                 f"{fmt(cell['recall'])} | {fmt(cell['f1'])} | "
-                f"{fmt(cell['inner_recall'])} | {cell['fit_seconds']['mean']:.0f} |"
+                f"{fmt(cell['inner_recall'])} | {cell['fit_seconds']['mean']:.0f} | "
+                f"{mean_of(rows, 'predict_per_second', '.0f')} |"
             )
+        exact = [
+            (arm, rows)
+            for arm, rows in groups[name].items()
+            if all("f1_float32" in row for row in rows)
+        ]
+        if exact:
+            lines += [
+                "",
+                "The same fitted taggers predicting in float32 (the default "
+                '`predict_dtype="auto"` ran in bfloat16 where the CPU has it '
+                "natively: "
+                + ", ".join(
+                    sorted({str(row["native_bfloat16"]) for _, r in exact for row in r})
+                )
+                + "):",
+                "",
+                "| arm | F1, float32 | predict sentences/s, float32 |",
+                "|---|---|---|",
+            ]
+            for arm, rows in exact:
+                lines.append(
+                    f"| {ARM_NAMES[arm]} | {mean_of(rows, 'f1_float32', '.4f')} | "
+                    f"{mean_of(rows, 'predict_per_second_float32', '.0f')} |"
+                )
     curve = {size: f"curve_{size}" for size in SIZES[:-1]} | {SIZES[-1]: "main"}
     if sum(name in groups for name in curve.values()) > 1:
         lines += [
@@ -267,19 +308,6 @@ def markdown(r):
                 f"| {name} | {o['B']:.4f} | {o['BE']:.4f} | {o['BEC']:.4f} | "
                 f"{o['flat_ceiling_recall']:.4f} |"
             )
-    if "speed_sentences_per_second" in r:
-        lines += [
-            "",
-            "Tagging speed, MulcoTagger.predict (defaults) on the 1,500 ChiNesE "
-            f"test sentences: {r['speed_sentences_per_second']:.0f} sentences/s"
-            + (
-                " (median of 5 runs; "
-                + ", ".join(f"{v:.0f}" for v in sorted(r["speed_runs"]))
-                + ")."
-                if "speed_runs" in r
-                else "."
-            ),
-        ]
     return "\n".join(lines) + "\n"
 
 

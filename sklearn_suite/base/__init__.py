@@ -10,6 +10,8 @@ from sklearn_suite.base._checks import (
     check_device,
     check_images,
     check_seed,
+    inference_autocast,
+    native_bfloat16,
     torch_seeded,
 )
 from sklearn_suite.base._engine import (
@@ -71,6 +73,8 @@ __all__ = [
     "check_images",
     "atomic",
     "check_seed",
+    "inference_autocast",
+    "native_bfloat16",
     "fit_method",
     "fit_net",
     "load",

@@ -90,6 +90,46 @@ def check_device(device):
     return str(parsed)
 
 
+def native_bfloat16(device):
+    """Whether ``device`` computes bfloat16 matrix products in hardware
+    (CUDA with bf16 support; a CPU with AVX512-BF16 or AMX)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, probe, lambda: False)() for probe in probes)
+
+
+def inference_autocast(device, dtype="auto"):
+    """The autocast context of a prediction pass.
+
+    Parameters
+    ----------
+    device : str or torch.device
+    dtype : {"auto", "float32", "bfloat16"}, default="auto"
+        ``"bfloat16"``: matrix products and recurrent layers in bfloat16
+        (``torch.autocast``); ``"float32"``: no autocast; ``"auto"``: bfloat16
+        where :func:`native_bfloat16` says the hardware computes it natively,
+        float32 elsewhere.
+
+    Returns
+    -------
+    context : torch.autocast
+    """
+    if dtype not in ("auto", "float32", "bfloat16"):
+        raise ValueError(
+            "The inference dtype must be 'auto', 'float32' or 'bfloat16'; "
+            f"got {dtype!r}."
+        )
+    if dtype == "auto":
+        dtype = "bfloat16" if native_bfloat16(device) else "float32"
+    return torch.autocast(
+        torch.device(device).type,
+        dtype=torch.bfloat16,
+        enabled=dtype == "bfloat16",
+    )
+
+
 def _check_image_shape(image_shape):
     shape = tuple(image_shape) if isinstance(image_shape, (tuple, list)) else None
     if (

@@ -26,6 +26,7 @@ from sklearn_suite.base import (
     check_seed,
     fit_method,
     fit_net,
+    inference_autocast,
     make_net,
     torch_seeded,
 )
@@ -165,6 +166,7 @@ class CharTaggerBase(TorchEstimatorMixin, BaseEstimator):
         "warm_start": ["boolean"],
         "bigrams": ["boolean"],
         "lexicon": [None, StrOptions({"jieba"}), dict],
+        "predict_dtype": [StrOptions({"auto", "float32", "bfloat16"})],
         **COMMON_CONSTRAINTS,
     }
 
@@ -334,12 +336,13 @@ class CharTaggerBase(TorchEstimatorMixin, BaseEstimator):
             (i for i, t in enumerate(texts) if t), key=lambda i: len(texts[i])
         )
         size = max(self.batch_size, PREDICT_BATCH)
-        for b in range(0, len(order), size):
-            idx = order[b : b + size]
-            inputs = self.features_.transform([texts[i] for i in idx])
-            inputs = {k: v.to(device) for k, v in inputs.items()}
-            for i, ents in zip(idx, self._decode(module, inputs)):
-                out[i] = ents
+        with inference_autocast(device, self.predict_dtype):
+            for b in range(0, len(order), size):
+                idx = order[b : b + size]
+                inputs = self.features_.transform([texts[i] for i in idx])
+                inputs = {k: v.to(device) for k, v in inputs.items()}
+                for i, ents in zip(idx, self._decode(module, inputs)):
+                    out[i] = ents
         return out
 
     def score(self, X, y):

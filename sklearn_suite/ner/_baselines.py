@@ -33,6 +33,12 @@ _COMMON_DOC = """
         Also embed each character's bigram.
     lexicon : None, "jieba" or dict of str to float, default=None
         Dictionary of the SoftLexicon word-set features (see MulcoTagger).
+    predict_dtype : {"auto", "float32", "bfloat16"}, default="auto"
+        Precision of ``predict``: ``"bfloat16"`` runs the encoder and heads
+        under ``torch.autocast`` in bfloat16, ``"float32"`` does not, and
+        ``"auto"`` uses bfloat16 only where the hardware computes it natively
+        (a CPU with AVX512-BF16 or AMX, a CUDA GPU with bf16). Training is
+        always float32. Only ``predict`` reads it (``set_params`` after ``fit``).
     warm_start : bool, default=False
         When fitted already, ``fit`` continues training the fitted net for
         ``max_epochs`` more epochs (same entity types; characters new to it
@@ -88,6 +94,7 @@ class _SameEncoderTagger(CharTaggerBase):
         weight_decay=0.05,
         bigrams=False,
         lexicon=None,
+        predict_dtype="auto",
         warm_start=False,
         callbacks=None,
         device="cpu",
@@ -109,6 +116,7 @@ class _SameEncoderTagger(CharTaggerBase):
         self.weight_decay = weight_decay
         self.bigrams = bigrams
         self.lexicon = lexicon
+        self.predict_dtype = predict_dtype
         self.warm_start = warm_start
         self.callbacks = callbacks
         self.device = device

@@ -10,7 +10,7 @@ from torch import nn
 
 from sklearn_suite.ner._base import CharTaggerBase
 from sklearn_suite.ner._modules import MulcoNet
-from sklearn_suite.ner._scopes import SEQUENCES, decode_scopes, encode_scopes
+from sklearn_suite.ner._scopes import SEQUENCES, decode_scopes_batch, encode_scopes
 
 _SCOPES = ("B", "BE", "BEC")
 
@@ -95,7 +95,9 @@ class MulcoTagger(CharTaggerBase):
     max_length : int, default=512
         Longest sentence accepted; longer ones raise ValueError.
     dropout : float, default=0.3
-    max_epochs : int, default=30
+    max_epochs : int, default=50
+        The paper's 50, also chosen by validation on ChiNesE (F1 0.473 against
+        0.424 for 30, 800 / 200 split of the dev file).
     batch_size : int, default=32
     lr : float, default=1e-2
         AdamW learning rate, with 1% linear warmup then linear decay.
@@ -114,6 +116,12 @@ class MulcoTagger(CharTaggerBase):
     min_votes : int, default=1
         Decoding: a span must be given by at least this many of the six
         sequences (1: the paper's union). Only ``predict`` reads it.
+    predict_dtype : {"auto", "float32", "bfloat16"}, default="auto"
+        Precision of ``predict``: ``"bfloat16"`` runs the encoder and heads
+        under ``torch.autocast`` in bfloat16, ``"float32"`` does not, and
+        ``"auto"`` uses bfloat16 only where the hardware computes it natively
+        (a CPU with AVX512-BF16 or AMX, a CUDA GPU with bf16). Training is
+        always float32. Only ``predict`` reads it (``set_params`` after ``fit``).
     warm_start : bool, default=False
         When fitted already, ``fit`` continues training the fitted net for
         ``max_epochs`` more epochs (same entity types; characters new to it
@@ -173,7 +181,7 @@ class MulcoTagger(CharTaggerBase):
         max_entity_length=40,
         max_length=512,
         dropout=0.3,
-        max_epochs=30,
+        max_epochs=50,
         batch_size=32,
         lr=1e-2,
         weight_decay=0.05,
@@ -181,6 +189,7 @@ class MulcoTagger(CharTaggerBase):
         lexicon=None,
         min_confidence=0.0,
         min_votes=1,
+        predict_dtype="auto",
         warm_start=False,
         callbacks=None,
         device="cpu",
@@ -205,6 +214,7 @@ class MulcoTagger(CharTaggerBase):
         self.lexicon = lexicon
         self.min_confidence = min_confidence
         self.min_votes = min_votes
+        self.predict_dtype = predict_dtype
         self.warm_start = warm_start
         self.callbacks = callbacks
         self.device = device
@@ -243,32 +253,18 @@ class MulcoTagger(CharTaggerBase):
         return MulcoLoss
 
     def _decode(self, module, inputs):
-        lengths = inputs["lengths"]
         classes = np.array([None, *self.classes_.tolist()], dtype=object)
-        arrays = {}
+        sequences, confidences = {}, {}
         for name, (cat, length, conf) in module.labels(**inputs).items():
-            arrays[name] = (
-                classes[cat.cpu().numpy()],
-                length.cpu().numpy(),
-                conf.cpu().numpy(),
-            )
-        results = []
-        for b, n_chars in enumerate(lengths.tolist()):
-            sequences, confidences = {}, {}
-            for name, (labels, length, conf) in arrays.items():
-                n = 2 * n_chars - 1 if name[0] == "C" else n_chars
-                sequences[name] = (labels[b, :n], length[b, :n])
-                confidences[name] = conf[b, :n]
-            results.append(
-                decode_scopes(
-                    n_chars,
-                    sequences,
-                    confidences,
-                    min_confidence=self.min_confidence,
-                    min_votes=self.min_votes,
-                )
-            )
-        return results
+            sequences[name] = (classes[cat.cpu().numpy()], length.cpu().numpy())
+            confidences[name] = conf.float().cpu().numpy()
+        return decode_scopes_batch(
+            inputs["lengths"].tolist(),
+            sequences,
+            confidences,
+            min_confidence=self.min_confidence,
+            min_votes=self.min_votes,
+        )
 
 
 __all__ = ["MulcoTagger", "SEQUENCES"]

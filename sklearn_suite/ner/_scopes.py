@@ -11,7 +11,7 @@ anchored there, which gives six label sequences.
 
 import numpy as np
 
-__all__ = ["SEQUENCES", "decode_scopes", "encode_scopes"]
+__all__ = ["SEQUENCES", "decode_scopes", "decode_scopes_batch", "encode_scopes"]
 
 SEQUENCES = ("Bmin", "Bmax", "Emin", "Emax", "Cmin", "Cmax")
 
@@ -95,34 +95,78 @@ def decode_scopes(
     entities : list of (start, end, label)
         Slice offsets, sorted.
     """
-    best, votes = {}, {}
+    return decode_scopes_batch(
+        [text_len],
+        {
+            name: (np.asarray(lab)[None], np.asarray(n)[None])
+            for name, (lab, n) in sequences.items()
+        },
+        None
+        if confidences is None
+        else {name: np.asarray(c)[None] for name, c in confidences.items()},
+        min_confidence=min_confidence,
+        min_votes=min_votes,
+    )[0]
+
+
+def decode_scopes_batch(
+    text_lens, sequences, confidences=None, *, min_confidence=0.0, min_votes=1
+):
+    """:func:`decode_scopes` of a batch of sentences at once (vectorised).
+
+    Parameters
+    ----------
+    text_lens : sequence of int
+        Number of characters of each sentence.
+    sequences : dict of str to (labels, lengths)
+        Arrays of shape (batch, n): each sentence's sequence, padded at the end
+        to any ``n`` (anchors past a sentence's end decode outside it and are
+        dropped).
+    confidences : dict of str to array, default=None
+        Same shapes as the labels.
+    min_confidence, min_votes :
+        As in :func:`decode_scopes`.
+
+    Returns
+    -------
+    entities : list of list of (start, end, label)
+        For each sentence, slice offsets, sorted.
+    """
+    text_lens = np.asarray(text_lens)
+    found = []  # per sequence: sentence, start, end (inclusive), label, confidence
     for name, (labels, lengths) in sequences.items():
-        scope = name[0]
-        conf = None if confidences is None else confidences.get(name)
-        for a in np.flatnonzero(np.asarray(lengths) > 0):  # only labelled anchors
-            label, length = labels[a], int(lengths[a])
-            if label is None:
-                continue
-            c = 0.0 if conf is None else float(conf[a])
-            if conf is not None and c < min_confidence:
-                continue
-            if scope == "B":
-                s = a
-            elif scope == "E":
-                s = a - length + 1
-            elif (a - length + 1) % 2 == 0:
-                s = (a - length + 1) // 2
-            else:
-                continue
-            e = s + length - 1
-            if s < 0 or e >= text_len:
-                continue
-            key = (s, e + 1)
-            votes[key] = votes.get(key, 0) + 1
-            if key not in best or c > best[key][1]:
-                best[key] = (label, c)
-    return sorted(
-        (s, e, label)
-        for (s, e), (label, _) in best.items()
-        if votes[(s, e)] >= min_votes
-    )
+        lengths = np.asarray(lengths)
+        b, a = np.nonzero(lengths > 0)  # only labelled anchors
+        length, label = lengths[b, a], np.asarray(labels)[b, a]
+        conf = (
+            np.zeros(len(b))
+            if confidences is None
+            else np.asarray(confidences[name], dtype=float)[b, a]
+        )
+        keep = label != None  # noqa: E711 (elementwise on object arrays)
+        if name[0] == "B":
+            s = a
+        elif name[0] == "E":
+            s = a - length + 1
+        else:
+            keep &= (a - length + 1) % 2 == 0
+            s = (a - length + 1) // 2
+        e = s + length - 1
+        keep &= (s >= 0) & (e < text_lens[b])
+        if confidences is not None:
+            keep &= conf >= min_confidence
+        found.append((b[keep], s[keep], e[keep], label[keep], conf[keep]))
+    out = [[] for _ in text_lens]
+    if not found:
+        return out
+    b, s, e, label, conf = (np.concatenate(col) for col in zip(*found))
+    # per span, the most confident label first (ties: the earlier sequence)
+    order = np.lexsort((np.arange(len(b)), -conf, e, s, b))
+    b, s, e, label = b[order], s[order], e[order], label[order]
+    first = np.ones(len(b), dtype=bool)
+    first[1:] = (b[1:] != b[:-1]) | (s[1:] != s[:-1]) | (e[1:] != e[:-1])
+    starts = np.flatnonzero(first)
+    votes = np.diff(np.append(starts, len(b)))
+    for i in starts[votes >= min_votes]:
+        out[b[i]].append((int(s[i]), int(e[i]) + 1, label[i]))
+    return out

@@ -1,5 +1,6 @@
 """MulcoTagger and its baselines as estimators."""
 
+import copy
 import io
 from unittest import mock
 
@@ -9,6 +10,7 @@ import pytest
 import torch
 
 from sklearn_suite import MulcoTagger
+from sklearn_suite.base import inference_autocast
 from sklearn_suite.datasets import make_nested_ner, read_chinese_nested_ner
 from sklearn_suite.metrics import (
     inner_entity_recall,
@@ -119,6 +121,28 @@ def test_empty_sentences(data, mulco):
     (X, y), _ = data
     assert mulco.predict(["", X[0]])[0] == []
     assert mulco.predict(["", X[0]])[1] == mulco.predict([X[0]])[0]
+
+
+def test_predict_dtype(mulco, data):
+    """bfloat16 prediction really runs in bfloat16 and agrees with float32 on
+    most sentences; "auto" is bfloat16 exactly where the hardware has it."""
+    _, (Xt, yt) = data
+    tagger = copy.deepcopy(mulco)
+    exact = tagger.set_params(predict_dtype="float32").predict(Xt)
+    half = tagger.set_params(predict_dtype="bfloat16").predict(Xt)
+    assert np.mean([a == b for a, b in zip(exact, half)]) > 0.8
+    assert abs(span_f1_score(yt, half) - span_f1_score(yt, exact)) < 0.05
+    inputs = tagger.features_.transform(Xt[:4])
+    with inference_autocast("cpu", "bfloat16"):
+        assert tagger.module_.eval().labels(**inputs)["Bmin"][2].dtype == torch.bfloat16
+    tagger.set_params(predict_dtype="auto")
+    for native, expected in [(False, exact), (True, half)]:
+        with mock.patch(
+            "sklearn_suite.base._checks.native_bfloat16", return_value=native
+        ):
+            assert tagger.predict(Xt) == expected
+    with pytest.raises(ValueError, match="'auto', 'float32' or 'bfloat16'"):
+        tagger.set_params(predict_dtype="half").predict(Xt[:2])
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sklearn_suite.ner import SEQUENCES, decode_scopes, encode_scopes
+from sklearn_suite.ner._scopes import decode_scopes_batch
 
 LABELS = ["Person", "Location", "Time"]
 
@@ -146,3 +147,39 @@ def test_span_training_batches_sample_negatives():
         # the sampled negatives are real non-entity spans within the width
         for (sb, s, e), g in zip(spans[b][real].tolist(), gold[b][real].tolist()):
             assert sb == b and 0 <= e - s < 10 and targets[b].get((s, e), 0) == g
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(span_sets(), min_size=1, max_size=5), st.integers(0, 2**31))
+def test_batch_decoding_equals_one_sentence_at_a_time(cases, seed):
+    """Sentences decoded together, their sequences padded with stray labels
+    past their ends, give what each gives alone."""
+    rng = np.random.RandomState(seed)
+    width = 2 * max(n for n, _ in cases) + 2
+    names = list(SEQUENCES)
+    labels = np.full((len(cases), len(names), width), None, dtype=object)
+    lengths = rng.randint(1, 9, size=labels.shape)  # strays everywhere...
+    labels[rng.rand(*labels.shape) < 0.2] = "Time"
+    conf = rng.rand(*labels.shape)
+    alone = {1: [], 2: []}
+    for i, (n, entities) in enumerate(cases):
+        # ... but each sentence's own anchors carry its entities
+        for j, name in enumerate(names):
+            own, own_len = encode_scopes(n, entities, max_entity_length=8)[name]
+            labels[i, j, : len(own)], lengths[i, j, : len(own)] = own, own_len
+        seqs = {
+            name: (labels[i, j, : 2 * n - 1], lengths[i, j, : 2 * n - 1])
+            for j, name in enumerate(names)
+        }
+        confs = {name: conf[i, j, : 2 * n - 1] for j, name in enumerate(names)}
+        for votes in alone:
+            alone[votes].append(
+                decode_scopes(n, seqs, confs, min_confidence=0.3, min_votes=votes)
+            )
+    batch = {name: (labels[:, j], lengths[:, j]) for j, name in enumerate(names)}
+    confs = {name: conf[:, j] for j, name in enumerate(names)}
+    for votes, expected in alone.items():
+        got = decode_scopes_batch(
+            [n for n, _ in cases], batch, confs, min_confidence=0.3, min_votes=votes
+        )
+        assert got == expected
