@@ -113,7 +113,7 @@ def evaluate(arm, seed, X, y, Xt, yt, params):
     if hasattr(tagger, "predict_dtype"):
         # the same fitted tagger predicting in float32 (the default is "auto":
         # bfloat16 where the CPU has it natively)
-        row["native_bfloat16"] = native_bfloat16("cpu")
+        row["native_bfloat16"] = native_bfloat16(tagger.net_.device)
         rate, pred = predict_rate(tagger.set_params(predict_dtype="float32"), Xt)
         row["f1_float32"] = scores(yt, pred)["f1"]
         row["predict_per_second_float32"] = rate
@@ -197,7 +197,6 @@ TITLES = {
     "main": "ChiNesE: train on the 1,000 dev sentences, test on the 1,500 test ones",
     "curve_250": "Learning curve: first 250 dev sentences, same test set",
     "curve_500": "Learning curve: first 500 dev sentences, same test set",
-    "curve_1000": "Learning curve: all 1,000 dev sentences, same test set",
     "more_data": "Second protocol (more data): train on dev + test sentences "
     "1-1,000 (2,000), test on test sentences 1,001-1,500",
     "generated": "Generated sentences (train 500, test 500)",
@@ -236,7 +235,6 @@ def markdown(r):
             "",
             f"## {TITLES[name]}",
             "",
-            *([r["notes"][name], ""] if name in r.get("notes", {}) else []),
             "| arm | n | precision | recall | F1 | inner-entity recall | fit s "
             "| predict sentences/s |",
             "|---|---|---|---|---|---|---|---|",
@@ -278,22 +276,13 @@ def markdown(r):
                     f"| {ARM_NAMES[arm]} | {mean_of(rows, 'f1_float32', '.4f')} | "
                     f"{mean_of(rows, 'predict_per_second_float32', '.0f')} |"
                 )
-    # all 1,000 dev sentences: the main protocol, unless a curve row was
-    # stored apart (measured at the same settings as the smaller sizes)
-    curve = {size: f"curve_{size}" for size in SIZES}
-    if "curve_1000" not in groups:
-        curve[SIZES[-1]] = "main"
+    curve = {size: f"curve_{size}" for size in SIZES[:-1]} | {SIZES[-1]: "main"}
     if sum(name in groups for name in curve.values()) > 1:
         lines += [
             "",
             "## Learning curve: F1 (inner-entity recall) by number of training "
             "sentences, same 1,500 test sentences",
             "",
-            *(
-                [r["notes"][curve[SIZES[0]]], ""]
-                if curve[SIZES[0]] in r.get("notes", {})
-                else []
-            ),
             "| arm | " + " | ".join(f"{size:,}" for size in curve) + " |",
             "|---|" + "---|" * len(curve),
         ]

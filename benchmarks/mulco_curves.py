@@ -103,6 +103,8 @@ def main():
         seconds = time.perf_counter() - start
         curve.score(tagger, 0, float("nan"))
     else:
+        # float32 predictions, so that curves from any machine compare
+        params = {"predict_dtype": "float32", **params}
         tagger = ARMS[args.arm](random_state=args.seed, **params)
         curve = F1Curve(tagger, (Xtr[:200], ytr[:200]), valid, args.every)
         tagger.set_params(callbacks=[curve])

@@ -16,6 +16,8 @@ __all__ = [
     "check_device",
     "check_images",
     "check_seed",
+    "inference_autocast",
+    "native_bfloat16",
     "torch_seeded",
 ]
 
@@ -91,11 +93,24 @@ def check_device(device):
 
 
 def native_bfloat16(device):
-    """Whether ``device`` computes bfloat16 matrix products in hardware
-    (CUDA with bf16 support; a CPU with AVX512-BF16 or AMX)."""
+    """Whether ``device`` computes bfloat16 matrix products in hardware.
+
+    Parameters
+    ----------
+    device : str or torch.device
+
+    Returns
+    -------
+    native : bool
+        True for a CUDA GPU of compute capability 8 or more (Ampere on; older
+        ones only emulate bfloat16) and for a CPU with AVX512-BF16 or AMX.
+    """
     device = torch.device(device)
     if device.type == "cuda":
-        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+        return (
+            torch.cuda.is_available()
+            and torch.cuda.get_device_capability(device)[0] >= 8
+        )
     probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
     return any(getattr(torch.cpu, probe, lambda: False)() for probe in probes)
 

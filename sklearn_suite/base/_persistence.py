@@ -64,6 +64,8 @@ class TorchEstimatorMixin:
                 stacklevel=2,
             )
         super().__setstate__(state)
+        # parameters added since it was pickled take their defaults, as in load
+        _init_defaults(self, type(self), only_missing=True)
         _fall_back_to_cpu(self)
 
     def save(self, path):

@@ -34,11 +34,8 @@ _COMMON_DOC = """
     lexicon : None, "jieba" or dict of str to float, default=None
         Dictionary of the SoftLexicon word-set features (see MulcoTagger).
     predict_dtype : {"auto", "float32", "bfloat16"}, default="auto"
-        Precision of ``predict``: ``"bfloat16"`` runs the encoder and heads
-        under ``torch.autocast`` in bfloat16, ``"float32"`` does not, and
-        ``"auto"`` uses bfloat16 only where the hardware computes it natively
-        (a CPU with AVX512-BF16 or AMX, a CUDA GPU with bf16). Training is
-        always float32. Only ``predict`` reads it (``set_params`` after ``fit``).
+        Precision of ``predict``; ``"auto"`` is bfloat16 where the hardware
+        computes it natively (see MulcoTagger).
     warm_start : bool, default=False
         When fitted already, ``fit`` continues training the fitted net for
         ``max_epochs`` more epochs (same entity types; characters new to it

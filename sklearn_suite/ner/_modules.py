@@ -192,16 +192,18 @@ class _ScopeHead(nn.Module):
         """Prediction: the most probable category, the most probable length and
         the probability of that (category, length) label. Length and probability
         are computed at entity anchors only (0 where the category is O, which
-        decoding never reads)."""
+        decoding never reads). Probabilities are float32 whatever the autocast
+        precision of the logits."""
         hidden = self.latent(feat)
         logits = self.category(hidden)
         cat = logits.argmax(-1)
         length = torch.zeros_like(cat)
-        conf = torch.zeros_like(cat, dtype=logits.dtype)
+        conf = torch.zeros(cat.shape, device=cat.device)
         anchor = cat != 0
         if anchor.any():
-            cat_conf = logits[anchor].softmax(-1).amax(-1)
-            len_conf, length[anchor] = self.length(hidden[anchor]).softmax(-1).max(-1)
+            cat_conf = logits[anchor].float().softmax(-1).amax(-1)
+            len_logits = self.length(hidden[anchor]).float()
+            len_conf, length[anchor] = len_logits.softmax(-1).max(-1)
             conf[anchor] = cat_conf * len_conf
         return cat, length, conf
 

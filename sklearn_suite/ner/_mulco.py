@@ -257,7 +257,7 @@ class MulcoTagger(CharTaggerBase):
         sequences, confidences = {}, {}
         for name, (cat, length, conf) in module.labels(**inputs).items():
             sequences[name] = (classes[cat.cpu().numpy()], length.cpu().numpy())
-            confidences[name] = conf.float().cpu().numpy()
+            confidences[name] = conf.cpu().numpy()
         return decode_scopes_batch(
             inputs["lengths"].tolist(),
             sequences,

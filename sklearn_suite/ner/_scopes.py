@@ -137,12 +137,9 @@ def decode_scopes_batch(
     for name, (labels, lengths) in sequences.items():
         lengths = np.asarray(lengths)
         b, a = np.nonzero(lengths > 0)  # only labelled anchors
-        length, label = lengths[b, a], np.asarray(labels)[b, a]
-        conf = (
-            np.zeros(len(b))
-            if confidences is None
-            else np.asarray(confidences[name], dtype=float)[b, a]
-        )
+        length, label = lengths[b, a], np.asarray(labels, dtype=object)[b, a]
+        given = None if confidences is None else confidences.get(name)
+        conf = np.zeros(len(b)) if given is None else np.asarray(given, float)[b, a]
         keep = label != None  # noqa: E711 (elementwise on object arrays)
         if name[0] == "B":
             s = a
@@ -153,8 +150,8 @@ def decode_scopes_batch(
             s = (a - length + 1) // 2
         e = s + length - 1
         keep &= (s >= 0) & (e < text_lens[b])
-        if confidences is not None:
-            keep &= conf >= min_confidence
+        if given is not None:
+            keep &= ~(conf < min_confidence)  # NaN stays, as in the loop
         found.append((b[keep], s[keep], e[keep], label[keep], conf[keep]))
     out = [[] for _ in text_lens]
     if not found:

@@ -10,7 +10,6 @@ import pytest
 import torch
 
 from sklearn_suite import MulcoTagger
-from sklearn_suite.base import inference_autocast
 from sklearn_suite.datasets import make_nested_ner, read_chinese_nested_ner
 from sklearn_suite.metrics import (
     inner_entity_recall,
@@ -123,26 +122,56 @@ def test_empty_sentences(data, mulco):
     assert mulco.predict(["", X[0]])[1] == mulco.predict([X[0]])[0]
 
 
+def _predict_recording_dtype(tagger, X):
+    """``tagger.predict(X)`` and the dtypes its encoder's output took."""
+    seen = set()
+    hook = tagger.module_.encoder.register_forward_hook(
+        lambda module, args, out: seen.add(out.dtype)
+    )
+    try:
+        return tagger.predict(X), seen
+    finally:
+        hook.remove()
+
+
 def test_predict_dtype(mulco, data):
-    """bfloat16 prediction really runs in bfloat16 and agrees with float32 on
-    most sentences; "auto" is bfloat16 exactly where the hardware has it."""
+    """bfloat16 prediction runs in bfloat16 and agrees with float32 on most
+    sentences; "auto" is bfloat16 exactly where the hardware has it."""
     _, (Xt, yt) = data
     tagger = copy.deepcopy(mulco)
-    exact = tagger.set_params(predict_dtype="float32").predict(Xt)
-    half = tagger.set_params(predict_dtype="bfloat16").predict(Xt)
+    exact, seen = _predict_recording_dtype(
+        tagger.set_params(predict_dtype="float32"), Xt
+    )
+    assert seen == {torch.float32}
+    half, seen = _predict_recording_dtype(
+        tagger.set_params(predict_dtype="bfloat16"), Xt
+    )
+    assert seen == {torch.bfloat16}
     assert np.mean([a == b for a, b in zip(exact, half)]) > 0.8
     assert abs(span_f1_score(yt, half) - span_f1_score(yt, exact)) < 0.05
-    inputs = tagger.features_.transform(Xt[:4])
-    with inference_autocast("cpu", "bfloat16"):
-        assert tagger.module_.eval().labels(**inputs)["Bmin"][2].dtype == torch.bfloat16
     tagger.set_params(predict_dtype="auto")
-    for native, expected in [(False, exact), (True, half)]:
+    for native, dtype in [(False, torch.float32), (True, torch.bfloat16)]:
         with mock.patch(
             "sklearn_suite.base._checks.native_bfloat16", return_value=native
         ):
-            assert tagger.predict(Xt) == expected
+            assert _predict_recording_dtype(tagger, Xt[:5])[1] == {dtype}
     with pytest.raises(ValueError, match="'auto', 'float32' or 'bfloat16'"):
         tagger.set_params(predict_dtype="half").predict(Xt[:2])
+
+
+@pytest.mark.parametrize(
+    "cls, params",
+    [
+        (FlatBIESTagger, {}),
+        (SpanEnumerationTagger, {}),
+        (MulcoTagger, {"encoder": "transformer"}),
+    ],
+)
+def test_every_tagger_predicts_in_bfloat16(cls, params, data):
+    (X, y), (Xt, _) = data
+    tagger = cls(max_epochs=1, predict_dtype="bfloat16", **params, **SMALL)
+    pred, seen = _predict_recording_dtype(tagger.fit(X[:40], y[:40]), Xt[:8])
+    assert seen == {torch.bfloat16} and len(pred) == 8
 
 
 @pytest.mark.parametrize(
@@ -205,7 +234,9 @@ def test_training_goes_through_skorch_with_user_callbacks(data):
 @pytest.mark.gpu
 def test_fit_on_cuda_predicts_on_cpu(data):
     (X, y), (Xt, _) = data
-    model = MulcoTagger(max_epochs=2, device="cuda", **SMALL).fit(X, y)
+    model = MulcoTagger(
+        max_epochs=2, device="cuda", predict_dtype="float32", **SMALL
+    ).fit(X, y)
     assert all(p.is_cuda for p in model.module_.parameters())
     expected = model.predict(Xt)
     buffer = io.BytesIO()

@@ -183,3 +183,56 @@ def test_batch_decoding_equals_one_sentence_at_a_time(cases, seed):
             [n for n, _ in cases], batch, confs, min_confidence=0.3, min_votes=votes
         )
         assert got == expected
+
+
+def _reference_decode(text_len, sequences, confidences, min_confidence, min_votes):
+    """The decoder written as the paper describes it, one anchor at a time."""
+    best, votes = {}, {}
+    for name, (labels, lengths) in sequences.items():
+        conf = None if confidences is None else confidences.get(name)
+        for a, (label, length) in enumerate(zip(labels, lengths)):
+            if length <= 0 or label is None:
+                continue
+            c = 0.0 if conf is None else float(conf[a])
+            if conf is not None and c < min_confidence:
+                continue
+            s = {"B": a, "E": a - length + 1, "C": (a - length + 1) / 2}[name[0]]
+            if s != int(s) or s < 0 or s + length > text_len:
+                continue
+            key = (int(s), int(s) + int(length))
+            votes[key] = votes.get(key, 0) + 1
+            if key not in best or c > best[key][1]:
+                best[key] = (label, c)
+    return sorted(
+        (s, e, label) for (s, e), (label, _) in best.items() if votes[s, e] >= min_votes
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(1, 12),
+    st.data(),
+    st.sampled_from([None, (0.2, 0.5, 0.9)]),
+    st.integers(0, 3),
+)
+def test_decoder_equals_the_one_anchor_at_a_time_reference(n, data, levels, votes):
+    """Random labels on random sequences, confidences with ties: the vectorised
+    decoder keeps exactly the reference's spans, labels and tie-breaks."""
+    names = data.draw(st.lists(st.sampled_from(SEQUENCES), unique=True, min_size=1))
+    sequences, confidences = {}, {}
+    for name in names:
+        size = 2 * n - 1 if name[0] == "C" else n
+        labels = data.draw(
+            st.lists(st.sampled_from([None, *LABELS]), min_size=size, max_size=size)
+        )
+        lengths = data.draw(st.lists(st.integers(0, 6), min_size=size, max_size=size))
+        sequences[name] = (labels, lengths)
+        if levels is not None and data.draw(st.booleans()):  # some have none
+            confidences[name] = data.draw(
+                st.lists(st.sampled_from(levels), min_size=size, max_size=size)
+            )
+    confidences = None if levels is None else confidences
+    expected = _reference_decode(n, sequences, confidences, 0.3, votes)
+    got = decode_scopes(n, sequences, confidences, min_confidence=0.3, min_votes=votes)
+    assert got == expected
+    assert all(type(label) is str for _, _, label in got)
