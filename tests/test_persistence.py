@@ -121,3 +121,12 @@ def test_file_from_before_a_parameter_existed_gets_its_default(fitted, tmp_path)
     _write(path, document, tensors)
     loaded = load(path)
     assert loaded.momentum == SGSConvClassifier().momentum
+
+
+def test_pickle_from_before_a_parameter_existed_gets_its_default(fitted):
+    state = fitted.__getstate__()
+    del state["momentum"]  # as if pickled before it existed
+    loaded = SGSConvClassifier.__new__(SGSConvClassifier)
+    loaded.__setstate__(state)
+    assert loaded.momentum == SGSConvClassifier().momentum
+    assert loaded.get_params()["momentum"] == SGSConvClassifier().momentum
