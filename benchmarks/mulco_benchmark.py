@@ -241,16 +241,12 @@ def markdown(r):
         ]
         for arm in [a for a in ARMS if a in groups[name]]:
             rows = groups[name][arm]
-            cell = {
-                k: summarise([row[k] for row in rows])
-                for k in ("precision", "recall", "f1", "inner_recall", "fit_seconds")
-            }
-            fmt = lambda m: f"{m['mean']:.4f} ± {m['std']:.4f}"  # noqa: E731
+            metrics = ("precision", "recall", "f1", "inner_recall")
+            fit = summarise([row["fit_seconds"] for row in rows])["mean"]
             lines.append(
-                f"| {ARM_NAMES[arm]} | {len(rows)} | {fmt(cell['precision'])} | "
-                f"{fmt(cell['recall'])} | {fmt(cell['f1'])} | "
-                f"{fmt(cell['inner_recall'])} | {cell['fit_seconds']['mean']:.0f} | "
-                f"{mean_of(rows, 'predict_per_second', '.0f')} |"
+                f"| {ARM_NAMES[arm]} | {len(rows)} | "
+                + " | ".join(mean_of(rows, k, ".4f") for k in metrics)
+                + f" | {fit:.0f} | {mean_of(rows, 'predict_per_second', '.0f')} |"
             )
         exact = [
             (arm, rows)

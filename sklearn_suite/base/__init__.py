@@ -6,6 +6,7 @@ minibatch-trained core goes through, and version-stamped persistence.
 """
 
 from sklearn_suite.base._checks import (
+    INFERENCE_DTYPES,
     InputRangeWarning,
     check_device,
     check_images,
@@ -49,6 +50,7 @@ from sklearn_suite.base._persistence import (
 )
 
 __all__ = [
+    "INFERENCE_DTYPES",
     "COMMON_CONSTRAINTS",
     "FRACTION",
     "N_JOBS",

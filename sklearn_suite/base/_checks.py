@@ -12,6 +12,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, validate_data
 
 __all__ = [
+    "INFERENCE_DTYPES",
     "InputRangeWarning",
     "check_device",
     "check_images",
@@ -92,6 +93,10 @@ def check_device(device):
     return str(parsed)
 
 
+# the values of a ``predict_dtype`` parameter (see :func:`inference_autocast`)
+INFERENCE_DTYPES = ("auto", "float32", "bfloat16")
+
+
 def native_bfloat16(device):
     """Whether ``device`` computes bfloat16 matrix products in hardware.
 
@@ -131,7 +136,7 @@ def inference_autocast(device, dtype="auto"):
     -------
     context : torch.autocast
     """
-    if dtype not in ("auto", "float32", "bfloat16"):
+    if dtype not in INFERENCE_DTYPES:
         raise ValueError(
             "The inference dtype must be 'auto', 'float32' or 'bfloat16'; "
             f"got {dtype!r}."

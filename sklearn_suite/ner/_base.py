@@ -17,6 +17,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from sklearn_suite.base import (
     COMMON_CONSTRAINTS,
+    INFERENCE_DTYPES,
     NON_NEGATIVE,
     POSITIVE,
     POSITIVE_INT,
@@ -166,7 +167,7 @@ class CharTaggerBase(TorchEstimatorMixin, BaseEstimator):
         "warm_start": ["boolean"],
         "bigrams": ["boolean"],
         "lexicon": [None, StrOptions({"jieba"}), dict],
-        "predict_dtype": [StrOptions({"auto", "float32", "bfloat16"})],
+        "predict_dtype": [StrOptions(set(INFERENCE_DTYPES))],
         **COMMON_CONSTRAINTS,
     }
 
