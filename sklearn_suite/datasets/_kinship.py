@@ -49,6 +49,7 @@ COMPOSITION = {
     ("sibling", "inv-child"): "inv-child",
     ("grand", "sibling"): "grand",
 }
+PUZZLES_PER_FAMILY = 10  # target edges tried per closed family tree
 # the abstract relations CLUTRR's clean test stories are told with
 STORY_RELATIONS = (
     "child", "inv-child", "SO", "sibling", "grand", "inv-grand", "inv-un",
@@ -79,58 +80,73 @@ def _family(rng, max_levels, n_children):
     return np.array(genders), facts
 
 
-def _close(facts):
-    """Apply the inverse, symmetric and compositional rules until nothing changes."""
-    facts = set(facts)
+def _close(facts, rng):
+    """The closed family graph as ``{(x, y): relation}``: one relation per
+    ordered pair, as in CLUTRR, whose closure keeps the first relation derived
+    for a pair. Inverse and symmetric facts are added, then compositions fill the
+    pairs still unrelated, round by round; a pair reached by two rules in one
+    round gets one of them at random (CLUTRR's recursion order is as arbitrary).
+    The kinship rules are not sound (a child's grandmother may be an in-law),
+    so which relation a pair gets matters to the labels, as in CLUTRR."""
+    graph = {(x, y): r for x, r, y in sorted(facts)}
     while True:
-        new = {(y, INVERSE[r], x) for x, r, y in facts if r in INVERSE}
-        new |= {(y, r, x) for x, r, y in facts if r in SYMMETRIC}
+        for (x, y), r in sorted(graph.items()):
+            if r in INVERSE and (y, x) not in graph:
+                graph[(y, x)] = INVERSE[r]
+            elif r in SYMMETRIC and (y, x) not in graph:
+                graph[(y, x)] = r
         out = {}
-        for x, r, z in facts:
+        for (x, z), r in graph.items():
             out.setdefault(x, []).append((r, z))
-        for x, r1, z in facts:
+        candidates = {}
+        for (x, z), r1 in sorted(graph.items()):
             for r2, y in out.get(z, ()):
                 r3 = COMPOSITION.get((r1, r2))
-                if r3 is not None and x != y:
-                    new.add((x, r3, y))
-        if new <= facts:
-            return facts
-        facts |= new
+                if r3 is not None and x != y and (x, y) not in graph:
+                    candidates.setdefault((x, y), set()).add(r3)
+        if not candidates:
+            return graph
+        for pair, rels in sorted(candidates.items()):
+            rels = sorted(rels)
+            graph[pair] = rels[rng.randint(len(rels))]
 
 
-def _chain(rng, facts, k, story_relations, max_tries=200):
-    """A simple path of exactly ``k`` edges whose relations compose to a target
-    edge, by expanding edges of the chain k - 1 times; None when it fails."""
-    # sorted: set order of str tuples changes with the hash seed of each process
-    targets = sorted(facts)
-    by_pair = {}
-    for x, r, y in targets:
-        by_pair.setdefault((x, y), []).append(r)
+def _chain(rng, graph, k, story_relations, revisits):
+    """CLUTRR's puzzle derivation: starting from a random target edge, k - 1
+    times pick an edge of the chain not picked before and replace it by two
+    edges through a family member whose relations compose to it (neither new
+    edge may be, or reverse, an edge picked before). With ``revisits`` the
+    family member may already be on the chain, as in CLUTRR, so the story's
+    shortest path can skip a loop. Returns (target, chain) or None."""
     out = {}
-    for x, r, z in targets:
+    for (x, z), r in sorted(graph.items()):
         out.setdefault(x, []).append((r, z))
-    for _ in range(max_tries):
-        target = targets[rng.randint(len(targets))]
-        chain, expanded = [target], set()
-        for _ in range(k - 1):
-            nodes = {chain[0][0]} | {e[2] for e in chain}
-            options = []
-            for i, (a, rel, b) in enumerate(chain):
-                if i in expanded:
-                    continue
-                for r1, z in out.get(a, ()):
-                    if z in nodes:
-                        continue
-                    for r2 in by_pair.get((z, b), ()):
-                        if COMPOSITION.get((r1, r2)) == rel:
-                            options.append((i, (a, r1, z), (z, r2, b)))
-            if not options:
-                break
-            i, first, second = options[rng.randint(len(options))]
+    targets = sorted(graph)
+    x, y = targets[rng.randint(len(targets))]
+    chain, seen = [(x, graph[(x, y)], y)], set()
+    while len(chain) < k:
+        fresh = [i for i, (a, _, b) in enumerate(chain) if (a, b) not in seen]
+        if not fresh:
+            return None
+        i = fresh[rng.randint(len(fresh))]
+        a, rel, b = chain[i]
+        seen.add((a, b))
+        nodes = {chain[0][0]} | {e[2] for e in chain}
+        edges = {(e[0], e[2]) for e in chain}
+        options = [
+            ((a, r1, z), (z, graph[(z, b)], b))
+            for r1, z in out.get(a, ())
+            if (z, b) in graph
+            and COMPOSITION.get((r1, graph[(z, b)])) == rel
+            and (revisits or z not in nodes)
+            and not {(a, z), (z, a), (z, b), (b, z)} & seen
+            and not {(a, z), (z, b)} & edges
+        ]
+        if options:
+            first, second = options[rng.randint(len(options))]
             chain = chain[:i] + [first, second] + chain[i + 1 :]
-            expanded = {j + (j > i) for j in expanded if j != i}
-        if len(chain) == k and all(r in story_relations for _, r, _ in chain):
-            return target, chain
+    if all(r in story_relations for _, r, _ in chain):
+        return (x, graph[(x, y)], y), chain
     return None
 
 
@@ -153,24 +169,49 @@ def kinship_rules():
     return pd.DataFrame(rows, columns=["body1", "body2", "head"])
 
 
+def _balanced(pool, n, rng):
+    """``n`` items of ``pool`` (pairs of pattern and item), as evenly spread over
+    the patterns as the pool allows: CLUTRR prunes its puzzles to equal counts
+    per relation pattern ("f_comb")."""
+    groups = {}
+    for pattern, item in pool:
+        groups.setdefault(pattern, []).append(item)
+    keys = sorted(groups)
+    order = [keys[i] for i in rng.permutation(len(keys))]
+    picked = []
+    while len(picked) < n:
+        for key in order:
+            if groups[key] and len(picked) < n:
+                picked.append(groups[key].pop())
+    return picked
+
+
 def make_kinship_stories(
     k=(2, 3),
     n=100,
     max_levels=3,
     n_children=4,
     story_relations=STORY_RELATIONS,
+    revisits=True,
+    balance=True,
     random_state=None,
 ):
     """Kinship puzzles in the style of CLUTRR's clean task 1.k.
 
-    For each story a random family tree is built (a root male; every person
-    marries; every couple but the last generation's has ``n_children`` children
-    of random gender) and closed under the inverse, symmetric and compositional
-    kinship rules. A target edge ``(x, r, y)`` of the closed graph is expanded
-    ``k - 1`` times, each time replacing one not-yet-expanded edge of the chain
-    by two edges through another family member whose relations compose to it,
-    until the chain from ``x`` to ``y`` has exactly ``k`` edges. Relations are
-    told as gendered words chosen by the gender of the edge's second entity.
+    For each family a random tree is built (a root male; every person marries;
+    every couple but the last generation's has ``n_children`` children of random
+    gender) and closed under the inverse, symmetric and compositional kinship
+    rules, one relation per ordered pair as in CLUTRR. A target edge ``(x, r,
+    y)`` of the closed graph is expanded ``k - 1`` times, each time replacing a
+    not-yet-expanded edge of the chain by two edges through a family member
+    whose relations compose to it, until the chain from ``x`` to ``y`` has
+    exactly ``k`` edges. Relations are told as gendered words chosen by the
+    gender of the edge's second entity.
+
+    As in CLUTRR, the chain may pass through a family member twice
+    (``revisits``), so that the story's shortest path from ``x`` to ``y`` can be
+    shorter than ``k`` and use compositions outside the rule table; and the
+    puzzles are spread evenly over their relation patterns (``balance``).
 
     Parameters
     ----------
@@ -184,15 +225,22 @@ def make_kinship_stories(
     story_relations : sequence of str, default=STORY_RELATIONS
         Abstract relations the chain's edges may use (CLUTRR's test stories use
         child, parent, spouse, sibling, grandchild, grandparent and uncle/aunt).
+    revisits : bool, default=True
+        Let an expansion go through a family member already on the chain
+        (CLUTRR's generator does).
+    balance : bool, default=True
+        Draw three times as many puzzles as needed and keep ``n`` spread evenly
+        over the sequences of relation words (CLUTRR's pruning by "f_comb");
+        False keeps the puzzles as drawn.
     random_state : int, RandomState instance or None, default=None
 
     Returns
     -------
     data : Bunch
         ``X`` (list of stories ``{"edges": [(head, relation, tail), ...],
-        "query": (head, tail)}``, entities are str, ``(x, r, y)`` reads "y is
-        x's r"), ``y`` (list of relation words), ``k`` (ndarray, chain length of
-        each story), ``rules`` (:func:`kinship_rules`).
+        "query": (head, tail)}``, edges in chain order, entities are str, ``(x,
+        r, y)`` reads "y is x's r"), ``y`` (list of relation words), ``k``
+        (ndarray, chain length of each story), ``rules`` (:func:`kinship_rules`).
 
     Examples
     --------
@@ -210,8 +258,9 @@ def make_kinship_stories(
     rng = check_random_state(random_state)
     X, y, lengths = [], [], []
     for length in ks:
-        made, families = 0, 0
-        while made < n:
+        want = 3 * n if balance else n
+        pool, families = [], 0
+        while len(pool) < want:
             genders, facts = _family(rng, max_levels, n_children)
             families += 1
             if families > 50 * n:
@@ -219,21 +268,26 @@ def make_kinship_stories(
                     f"could not make chains of {length} edges from "
                     f"{max_levels}-generation families with these relations."
                 )
-            found = _chain(rng, _close(facts), int(length), set(story_relations))
-            if found is None:
-                continue
-            (x, r, t), chain = found
+            graph = _close(facts, rng)
+            for _ in range(PUZZLES_PER_FAMILY):
+                found = _chain(rng, graph, int(length), set(story_relations), revisits)
+                if found is None:
+                    continue
+                (x, r, t), chain = found
+                words = tuple(WORDS[rel][genders[b]] for _, rel, b in chain)
+                pool.append((words, (chain, words, x, t, WORDS[r][genders[t]])))
+        picked = _balanced(pool, n, rng) if balance else [item for _, item in pool]
+        for chain, words, x, t, label in picked[:n]:
             name = f"s{len(X)}-p"
             X.append(
                 {
                     "edges": [
-                        (f"{name}{a}", WORDS[rel][genders[b]], f"{name}{b}")
-                        for a, rel, b in chain
+                        (f"{name}{a}", word, f"{name}{b}")
+                        for (a, _, b), word in zip(chain, words)
                     ],
                     "query": (f"{name}{x}", f"{name}{t}"),
                 }
             )
-            y.append(WORDS[r][genders[t]])
+            y.append(label)
             lengths.append(int(length))
-            made += 1
     return Bunch(X=X, y=y, k=np.array(lengths), rules=kinship_rules())
