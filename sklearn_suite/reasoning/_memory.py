@@ -12,7 +12,7 @@ HEAD_OBSERVED = 0.3  # head observed, body uses an invented predicate
 NEW_CANDIDATE = -0.05  # created in this episode, observed body, invented head
 INVENTED = -0.1  # already stored, invented head
 OTHER = -0.3
-CORRECT_BONUS = 0.1
+CORRECT_BONUS = 0.1  # v_T_pos: the official code uses 0.3-0.8 on GraphLog
 SINGLE_STEP_BONUS = 10.0
 WRONG = -1.0
 DECAY = 0.003
@@ -22,10 +22,11 @@ DELETE_BELOW = -1.2
 class RuleMemory:
     """Stored rules ``(body1, body2) -> [head, score]``."""
 
-    def __init__(self, n_observed, width):
+    def __init__(self, n_observed, width, correct_bonus=CORRECT_BONUS):
         if width <= n_observed + 1:
             raise ValueError("width leaves no room for invented predicates.")
         self.n_observed, self.width = n_observed, width
+        self.correct_bonus = correct_bonus
         self.rules = {}
 
     def is_observed(self, r):
@@ -65,7 +66,7 @@ class RuleMemory:
             else:
                 inc = OTHER
             if prediction == target:
-                inc += CORRECT_BONUS + (SINGLE_STEP_BONUS if n_steps == 1 else 0.0)
+                inc += self.correct_bonus + (SINGLE_STEP_BONUS if n_steps == 1 else 0.0)
             elif self.is_observed(prediction):
                 inc = WRONG
             self.rules[pair][1] += inc

@@ -11,7 +11,10 @@ class PolicyValueNet(nn.Module):
     """Three 3x3 convolutions (8 -> 16 -> 32 -> 128, ReLU); a policy head (1x1
     conv to 4 channels, linear to one logit per relation pair, log-softmax) and a
     value head (1x1 conv to 2 channels, linear 32, linear 1, tanh), as in
-    AlphaZero's board networks."""
+    AlphaZero's board networks.
+
+    Weights and inputs are kept channels-last, the layout oneDNN's CPU
+    convolutions run about twice as fast in (same arithmetic)."""
 
     def __init__(self, width):
         super().__init__()
@@ -30,9 +33,10 @@ class PolicyValueNet(nn.Module):
         self.value_conv = nn.Conv2d(128, 2, 1)
         self.value_fc1 = nn.Linear(2 * area, 32)
         self.value_fc2 = nn.Linear(32, 1)
+        self.to(memory_format=torch.channels_last)
 
     def forward(self, maps):
-        h = self.body(maps)
+        h = self.body(maps.contiguous(memory_format=torch.channels_last))
         p = F.relu(self.policy_conv(h)).flatten(1)
         log_policy = F.log_softmax(self.policy_fc(p), dim=1)
         v = F.relu(self.value_conv(h)).flatten(1)
