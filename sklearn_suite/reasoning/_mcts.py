@@ -19,17 +19,27 @@ class MCTS:
     """AlphaZero-style search for one agent.
 
     ``evaluate(state) -> (priors over actions, value)``; a terminal state is worth
-    ``1 / number of merges`` (short derivations first) when it ends on a relation,
-    and -1 when the paths ran out. Values are backed up without the two-player
-    sign flip of the official code (``sign_flip=True`` restores it).
+    ``1 / number of merges`` (short derivations first) when it ends on an
+    acceptable relation (any, or those ``accept`` admits: at prediction an
+    invented predicate is no answer), and -1 otherwise or when the paths ran
+    out. Values are backed up without the two-player sign flip of the official
+    code (``sign_flip=True`` restores it).
+
+    As in the official code, the tree is kept between moves: a search from the
+    state one of the last search's root actions led to continues in that
+    subtree, with its visits and values.
     """
 
-    def __init__(self, env, evaluate, n_playouts=50, c_puct=10.0, sign_flip=False):
-        self.env, self.evaluate = env, evaluate
+    def __init__(
+        self, env, evaluate, n_playouts=50, c_puct=10.0, sign_flip=False, accept=None
+    ):
+        self.env, self.evaluate, self.accept = env, evaluate, accept
         self.n_playouts, self.c_puct, self.sign_flip = n_playouts, c_puct, sign_flip
+        self._root = None
 
     def _terminal_value(self, state):
-        if state.prediction is None:
+        prediction = state.prediction
+        if prediction is None or (self.accept and not self.accept(prediction)):
             return -1.0
         return 1.0 / max(len(state.used), 1)
 
@@ -70,18 +80,27 @@ class MCTS:
             if self.sign_flip:
                 value = -value
 
+    def _subtree(self, state):
+        """The last root's child whose state is ``state``, or a fresh root."""
+        last = self._root
+        for child in (last.children or {}).values() if last is not None else ():
+            if child.state == state:
+                return child
+        return _Node(state, 1.0)
+
     def search(self, state):
-        """Visit counts of the root's actions after ``n_playouts`` playouts.
+        """Visit counts of the root's actions after ``n_playouts`` more playouts.
 
         Returns
         -------
         actions : list of int
         visits : ndarray of float
         """
-        root = _Node(state, 1.0)
         if state.terminal:
             return [], np.zeros(0)
-        self._expand(root)
+        root = self._root = self._subtree(state)
+        if root.children is None:
+            self._expand(root)
         if not root.children:
             return [], np.zeros(0)
         for _ in range(self.n_playouts):
