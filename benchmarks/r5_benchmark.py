@@ -1,20 +1,44 @@
-"""R5 benchmark: systematic generalisation on CLUTRR, rule recall, GraphLog.
+"""R5 benchmark: systematic generalisation on CLUTRR, error classes, training
+data, search speed, GraphLog.
 
-CLUTRR (``--parts clutrr``): R5, an LSTM over the relation path and an R-GCN over
-the story graph are trained on stories from ``make_kinship_stories`` with k in
-{2, 3} and, separately, k in {2, 3, 4}, and tested on the real CLUTRR test
-stories for k = 2..10 (``<data-dir>/clutrr/1.k_test.csv``, read, never copied):
-accuracy per k (R5's abstentions count as wrong; their rate is reported), rule
-recall against the generator's composition rules, training and inference time;
-3 seeds. R5 keeps the epoch with the best accuracy on 10% of the *training*
-stories (never the test files).
+Every R5 here runs at its defaults (the paper's budget: 27 invented predicates,
+200 playouts per move, 10 epochs, an update every 128 episodes). Baselines, in
+the same script: an LSTM over the relation path and an R-GCN over the story
+graph (``sklearn_suite.reasoning``).
 
-GraphLog (``--parts graphlog``): each world of ``<data-dir>/graphlog`` (train on
-train.jsonl, test on test.jsonl): accuracy and recall of the world's rules
-(config.json), one seed.
+Parts (``--parts``, comma-separated):
 
-    python benchmarks/r5_benchmark.py --parts clutrr --seeds 0,1,2 --train 23 &
-    python benchmarks/r5_benchmark.py --parts clutrr --seeds 0,1,2 --train 234
+- ``clutrr``: protocol (a), trained on the library's generated stories
+  (``make_kinship_stories(k=(2, 3, 4), n=N_PER_K)``, the default training set);
+  protocol (b), trained on the real CLUTRR stories of lengths 2-4
+  (``1.2_test.csv``-``1.4_test.csv``, 222 stories). Both are tested on the real
+  CLUTRR test files of split data_db9b8f04 (``<data-dir>/clutrr``, read, never
+  copied), k = 2..10 for (a), 5..10 for (b). Per k: accuracy (abstentions count
+  as wrong), abstention rate, and every error sorted into a class (below). Rule
+  recall against the generator's 64 gendered rules. R5 keeps the epoch with the
+  best accuracy on 10% of its *training* stories, never a test file.
+- ``data``: the generated training stories beside the real files k = 2..4:
+  patterns, stories whose shortest path is shorter than k (the chain revisits
+  someone), stories the 64 generator rules reduce to two answers, and stories
+  whose label no order of those rules reaches.
+- ``speed``: episodes per second of one self-play epoch on the default training
+  set, at the defaults and at the previous session's settings. Run it with
+  ``PYTHONPATH=<older checkout>`` and ``--label before`` to time older code.
+- ``graphlog``: each GraphLog world, train on train.jsonl, test on test.jsonl,
+  with the official code's positive reward per world (``correct_bonus``).
+
+Error classes of a test story (``diagnose``): ``correct``; ``abstain_uncovered``
+(no order of the learned rules reduces it to an observed relation: a pair was
+never learned; the story's pairs without a rule are counted);
+``abstain_search`` (some order would, the search did not find it);
+``wrong_rules`` (no order of the learned rules reaches the label);
+``wrong_order`` (one does, the search took another). Independently: ``shorter``
+(the shortest path is shorter than k) and ``off_table`` (no order of the
+generator's 64 rules reaches CLUTRR's label: a label R5 can only get from
+rules outside the table).
+
+    python benchmarks/r5_benchmark.py --parts data,speed
+    python benchmarks/r5_benchmark.py --parts clutrr --seeds 0,1,2
     python benchmarks/r5_benchmark.py --parts graphlog
     python benchmarks/r5_benchmark.py --summarise
 
@@ -24,90 +48,237 @@ ignored by git).
 
 import argparse
 import json
-import os
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import torch
 from _common import summarise
 
-from sklearn_suite.datasets import make_kinship_stories, read_clutrr, read_graphlog
+from sklearn_suite.datasets import (
+    kinship_rules,
+    make_kinship_stories,
+    read_clutrr,
+    read_graphlog,
+)
 from sklearn_suite.reasoning import R5RuleLearner
 from sklearn_suite.reasoning._baselines import PathLSTMClassifier, StoryGNNClassifier
+from sklearn_suite.reasoning._env import relation_paths
 
 RESULTS = Path(__file__).parent / "results"
 DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data"
 TEST_KS = range(2, 11)
-N_PER_K = 600
-R5_PARAMS = dict(n_invented=9, n_playouts=30, max_epochs=4, update_every=64)
-TRAIN_SETS = {"23": (2, 3), "234": (2, 3, 4)}
+TRAIN_KS = (2, 3, 4)
+N_PER_K = 200
+# the official code's v_T_pos per GraphLog world (its README)
+GRAPHLOG_BONUS = {"re_0": 0.3, "re_1": 0.3, "re_2": 0.8}
+# the settings of the previous benchmark (n_invented=9 then), for the speed part
+OLD_SETTINGS = dict(n_invented=27, n_playouts=50, update_every=64, n_updates=5)
+SHARES = ("shorter", "two_answers", "off_table")  # of the data part
+ERROR_CLASSES = (
+    "correct", "abstain_uncovered", "abstain_search", "wrong_rules", "wrong_order",
+)  # fmt: skip
 
 
-def rule_recall(model, truth):
+def reachable(path, table, memo):
+    """Every relation some order of merges by ``table`` reduces ``path`` to."""
+    if len(path) == 1:
+        return {path[0]}
+    if path not in memo:
+        out = set()
+        for i in range(len(path) - 1):
+            head = table.get(path[i : i + 2])
+            if head is not None:
+                out |= reachable(path[:i] + (head,) + path[i + 2 :], table, memo)
+        memo[path] = out
+    return memo[path]
+
+
+def as_table(rules):
+    """``{(body1, body2): head}`` of a rules DataFrame."""
+    return {(a, b): h for a, b, h in rules[["body1", "body2", "head"]].to_numpy()}
+
+
+def diagnose(model, X, y, k, pred):
+    """Error classes, the pairs behind uncovered abstentions, and the
+    shorter-path and off-table counts of one test file."""
+    table, truth = as_table(model.rules_), as_table(kinship_rules())
+    observed = set(model.relations_)
+    memo, truth_memo = {}, {}
+    classes, missing = Counter(), Counter()
+    for story, label, p in zip(X, y, pred):
+        paths = [tuple(q) for q in relation_paths(story["edges"], story["query"])]
+        reach = set().union(*(reachable(q, table, memo) for q in paths))
+        oracle = set().union(*(reachable(q, truth, truth_memo) for q in paths))
+        classes["shorter"] += len(paths[0]) < k
+        classes["off_table"] += label not in oracle
+        if p == label:
+            classes["correct"] += 1
+        elif p is None and not reach & observed:
+            classes["abstain_uncovered"] += 1
+            missing.update(
+                f"{q[i]}+{q[i + 1]}"
+                for q in paths
+                for i in range(len(q) - 1)
+                if q[i : i + 2] not in table
+            )
+        elif p is None:
+            classes["abstain_search"] += 1
+        elif label in reach:
+            classes["wrong_order"] += 1
+        else:
+            classes["wrong_rules"] += 1
+    return dict(classes), dict(missing.most_common(8))
+
+
+def wrong_rules(model):
+    """Learned rules whose body is a generator rule's body but whose head is
+    another observed relation, with their scores."""
+    truth = as_table(kinship_rules())
+    out = []
+    for a, b, h, s in model.rules_[["body1", "body2", "head", "score"]].to_numpy():
+        if (a, b) in truth and h != truth[(a, b)] and h in model.relations_:
+            out.append([a, b, h, truth[(a, b)], round(float(s), 2)])
+    return out
+
+
+def rule_recall(model):
+    truth = set(map(tuple, kinship_rules().to_numpy()))
     learned = set(map(tuple, model.rules_[["body1", "body2", "head"]].to_numpy()))
-    truth = set(map(tuple, truth))
     return len(learned & truth) / len(truth)
 
 
-def evaluate(model, tests):
+def clutrr_file(data_dir, k):
+    return read_clutrr(data_dir / "clutrr" / f"1.{k}_test.csv")
+
+
+def evaluate(model, tests, diagnosed):
     out = {}
     for k, (X, y) in tests.items():
         t0 = time.perf_counter()
         pred = model.predict(X)
-        out[str(k)] = {
+        row = {
             "accuracy": float(
                 np.mean([p is not None and p == t for p, t in zip(pred, y)])
             ),
             "abstain": float(np.mean([p is None for p in pred])),
             "seconds_per_story": (time.perf_counter() - t0) / len(X),
         }
+        if diagnosed:
+            row["classes"], row["missing_pairs"] = diagnose(model, X, y, k, pred)
+        out[str(k)] = row
     return out
 
 
-def run_clutrr(seed, train_set, data_dir):
-    data = make_kinship_stories(k=TRAIN_SETS[train_set], n=N_PER_K, random_state=seed)
-    tests = {k: read_clutrr(data_dir / "clutrr" / f"1.{k}_test.csv") for k in TEST_KS}
+def run_clutrr(seed, protocol, data_dir):
+    if protocol == "a":
+        data = make_kinship_stories(k=TRAIN_KS, n=N_PER_K, random_state=seed)
+        X, y = data.X, data.y
+        test_ks = TEST_KS
+    else:  # the real stories of lengths 2-4
+        X, y = [], []
+        for k in TRAIN_KS:
+            Xk, yk = clutrr_file(data_dir, k)
+            X, y = X + Xk, y + yk
+        test_ks = range(5, 11)
+    tests = {k: clutrr_file(data_dir, k) for k in test_ks}
     res = {}
-    models = {
-        "r5": R5RuleLearner(**R5_PARAMS, random_state=seed),
-        "lstm": PathLSTMClassifier(random_state=seed),
-        "rgcn": StoryGNNClassifier(random_state=seed),
-    }
-    for name, model in models.items():
+    for name, model in (
+        ("r5", R5RuleLearner(random_state=seed)),
+        ("lstm", PathLSTMClassifier(random_state=seed)),
+        ("rgcn", StoryGNNClassifier(random_state=seed)),
+    ):
         t0 = time.perf_counter()
-        model.fit(data.X, data.y)
+        model.fit(X, y)
         res[name] = {
             "fit_seconds": time.perf_counter() - t0,
-            "per_k": evaluate(model, tests),
+            "per_k": evaluate(model, tests, diagnosed=name == "r5"),
         }
         if name == "r5":
-            res[name]["rule_recall"] = rule_recall(model, data.rules.to_numpy())
-            res[name]["n_rules"] = len(model.rules_)
             history = model.history_["self_play"]
-            res[name]["history"] = {
-                key: history[:, key]
-                for key in ("epoch", "train_accuracy", "n_rules", "valid_accuracy")
-                if key in history[-1]
+            res[name] |= {
+                "rule_recall": rule_recall(model),
+                "n_rules": len(model.rules_),
+                "wrong_rules": wrong_rules(model),
+                "history": {
+                    key: history[:, key]
+                    for key in ("epoch", "train_accuracy", "n_rules", "valid_accuracy")
+                    if key in history[-1]
+                },
             }
         accs = [v["accuracy"] for v in res[name]["per_k"].values()]
-        print(f"  {name}: " + " ".join(f"{a:.2f}" for a in accs), flush=True)
+        print(
+            f"  {name}: " + " ".join(f"{a:.2f}" for a in accs)
+            + f"  ({res[name]['fit_seconds']:.0f} s)",
+            flush=True,
+        )  # fmt: skip
     return res
 
 
-def run_graphlog(data_dir, worlds=None, n_invented=None, seed=0):
-    params = dict(R5_PARAMS) | ({"n_invented": n_invented} if n_invented else {})
+def data_stats(X, y, k):
+    truth = as_table(kinship_rules())
+    memo, c = {}, Counter()
+    for story, label in zip(X, y):
+        paths = [tuple(q) for q in relation_paths(story["edges"], story["query"])]
+        answers = set().union(*(reachable(q, truth, memo) for q in paths))
+        c["shorter"] += len(paths[0]) < k
+        c["two_answers"] += len(answers) > 1
+        c["off_table"] += label not in answers
+    patterns = {tuple(r for _, r, _ in s["edges"]) for s in X}
+    return {"n": len(X), "patterns": len(patterns)} | {
+        key: c[key] / len(X) for key in SHARES
+    }
+
+
+def run_data(data_dir, seed=0):
     out = {}
-    found = sorted(p.name for p in (data_dir / "graphlog").iterdir() if p.is_dir())
-    for world in worlds or found:
+    for k in TRAIN_KS:
+        gen = make_kinship_stories(k=k, n=N_PER_K, random_state=seed)
+        old = make_kinship_stories(
+            k=k, n=N_PER_K, revisits=False, balance=False, random_state=seed
+        )
+        out[str(k)] = {
+            "real": data_stats(*clutrr_file(data_dir, k), k),
+            "generated": data_stats(gen.X, gen.y, k),
+            "generated, revisits and balance off": data_stats(old.X, old.y, k),
+        }
+    return out
+
+
+def run_speed(label, seed=0):
+    """Seconds of one self-play epoch (no validation) on the default training
+    set at the defaults and at the previous settings."""
+    data = make_kinship_stories(k=TRAIN_KS, n=N_PER_K, random_state=seed)
+    out = {}
+    for name, params in (("defaults", {}), ("previous settings", OLD_SETTINGS)):
+        model = R5RuleLearner(
+            **params, max_epochs=1, validation_fraction=0.0, random_state=seed
+        )
+        t0 = time.perf_counter()
+        model.fit(data.X, data.y)
+        seconds = time.perf_counter() - t0
+        out[name] = {
+            "seconds": seconds,
+            "episodes_per_second": len(data.X) / seconds,
+            "threads": torch.get_num_threads(),
+        }
+        print(f"  {label}, {name}: {len(data.X) / seconds:.1f} episodes/s", flush=True)
+    return {label: out}
+
+
+def run_graphlog(data_dir, worlds, seed=0):
+    out = {}
+    for world in worlds:
         folder = data_dir / "graphlog" / world
         X, y = read_graphlog(folder / "train.jsonl")
         X_test, y_test = read_graphlog(folder / "test.jsonl")
         config = json.loads((folder / "config.json").read_text())
-        truth = [(*r["body"], r["head"]) for r in config["rules"]]
+        truth = {tuple(r["body"]) + (r["head"],) for r in config["rules"]}
+        bonus = GRAPHLOG_BONUS.get(world, 0.1)
         res = {}
         for name, model in (
-            ("r5", R5RuleLearner(**params, random_state=seed)),
+            ("r5", R5RuleLearner(correct_bonus=bonus, random_state=seed)),
             ("lstm", PathLSTMClassifier(random_state=seed)),
         ):
             t0 = time.perf_counter()
@@ -115,112 +286,157 @@ def run_graphlog(data_dir, worlds=None, n_invented=None, seed=0):
             fit_seconds = time.perf_counter() - t0
             res[name] = {
                 "fit_seconds": fit_seconds,
-                **evaluate(model, {"test": (X_test, y_test)})["test"],
+                **evaluate(model, {"test": (X_test, y_test)}, False)["test"],
             }
             if name == "r5":
-                res[name]["rule_recall"] = rule_recall(model, truth)
-                res[name]["n_rules"] = len(model.rules_)
+                learned = set(
+                    map(tuple, model.rules_[["body1", "body2", "head"]].to_numpy())
+                )
+                res[name] |= {
+                    "rule_recall": len(learned & truth) / len(truth),
+                    "n_rules": len(learned),
+                    "correct_bonus": bonus,
+                }
         print(
             f"  {world}: "
             + ", ".join(f"{n} {r['accuracy']:.3f}" for n, r in res.items()),
             flush=True,
         )
-        key = (
-            world
-            if params == R5_PARAMS
-            else f"{world}, {params['n_invented']} invented"
-        )
-        out[key] = res
+        out[world] = res
     return out
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--parts", default="clutrr,graphlog")
+    parser.add_argument("--parts", default="data,speed,clutrr,graphlog")
     parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--train", default="23,234")
+    parser.add_argument("--protocols", default="a,b")
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
     parser.add_argument("--worlds", default=None, help="GraphLog worlds (all)")
-    parser.add_argument("--n-invented", type=int, default=None)
+    parser.add_argument("--label", default="after", help="speed part: run label")
     parser.add_argument("--summarise", action="store_true")
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
-    if not args.summarise:
-        torch.set_num_threads(1)
-        if "clutrr" in args.parts:
-            for train_set in args.train.split(","):
-                for seed in map(int, args.seeds.split(",")):
-                    path = RESULTS / f"r5.part.clutrr.{train_set}.{seed}.json"
-                    if path.exists():
-                        continue
-                    print(
-                        f"train k in {TRAIN_SETS[train_set]}, seed {seed}", flush=True
-                    )
-                    path.write_text(
-                        json.dumps(run_clutrr(seed, train_set, args.data_dir))
-                    )
-        if "graphlog" in args.parts:
-            path = RESULTS / "r5.part.graphlog.json"
-            done = json.loads(path.read_text()) if path.exists() else {}
-            worlds = args.worlds.split(",") if args.worlds else None
-            done |= run_graphlog(args.data_dir, worlds, args.n_invented)
+    parts = [] if args.summarise else args.parts.split(",")
+    if "data" in parts:
+        (RESULTS / "r5.part.data.json").write_text(json.dumps(run_data(args.data_dir)))
+    if "speed" in parts:
+        path = RESULTS / "r5.part.speed.json"
+        done = json.loads(path.read_text()) if path.exists() else {}
+        path.write_text(json.dumps(done | run_speed(args.label)))
+    if "clutrr" in parts:
+        for protocol in args.protocols.split(","):
+            for seed in map(int, args.seeds.split(",")):
+                path = RESULTS / f"r5.part.clutrr.{protocol}.{seed}.json"
+                if path.exists():
+                    continue
+                print(f"protocol ({protocol}), seed {seed}", flush=True)
+                path.write_text(json.dumps(run_clutrr(seed, protocol, args.data_dir)))
+    if "graphlog" in parts:
+        path = RESULTS / "r5.part.graphlog.json"
+        done = json.loads(path.read_text()) if path.exists() else {}
+        worlds = (
+            args.worlds.split(",")
+            if args.worlds
+            else sorted(p.name for p in (args.data_dir / "graphlog").iterdir()
+                        if p.is_dir())
+        )  # fmt: skip
+        for world in worlds:  # stored as each finishes
+            done |= run_graphlog(args.data_dir, [world])
             path.write_text(json.dumps(done))
     summary_all()
 
 
+def load(name):
+    path = RESULTS / f"r5.part.{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
 def summary_all():
-    summary = {}
-    for train_set in TRAIN_SETS:
+    clutrr = {}
+    for protocol in ("a", "b"):
         runs = [
             json.loads(p.read_text())
-            for p in sorted(RESULTS.glob(f"r5.part.clutrr.{train_set}.*.json"))
+            for p in sorted(RESULTS.glob(f"r5.part.clutrr.{protocol}.*.json"))
         ]
         if not runs:
             continue
         block = {"n_seeds": len(runs)}
         for model in runs[0]:
+            per_k = runs[0][model]["per_k"]
             block[model] = {
                 "fit_seconds": summarise([r[model]["fit_seconds"] for r in runs]),
                 "per_k": {
                     k: {
                         m: summarise([r[model]["per_k"][k][m] for r in runs])
-                        for m in runs[0][model]["per_k"][k]
+                        for m in ("accuracy", "abstain", "seconds_per_story")
                     }
-                    for k in runs[0][model]["per_k"]
+                    for k in per_k
                 },
             }
-            if "rule_recall" in runs[0][model]:
-                block[model]["rule_recall"] = summarise(
-                    [r[model]["rule_recall"] for r in runs]
-                )
-                block[model]["n_rules"] = summarise([r[model]["n_rules"] for r in runs])
-        summary[train_set] = block
-    graphlog = RESULTS / "r5.part.graphlog.json"
+            if model == "r5":
+                for k in per_k:
+                    block[model]["per_k"][k]["classes"] = dict(
+                        sum((Counter(r[model]["per_k"][k]["classes"]) for r in runs),
+                            Counter())
+                    )  # fmt: skip
+                    block[model]["per_k"][k]["missing_pairs"] = dict(
+                        sum((Counter(r[model]["per_k"][k]["missing_pairs"])
+                             for r in runs), Counter()).most_common(5)
+                    )  # fmt: skip
+                for key in ("rule_recall", "n_rules"):
+                    block[model][key] = summarise([r[model][key] for r in runs])
+                block[model]["wrong_rules"] = [r[model]["wrong_rules"] for r in runs]
+                block[model]["history"] = [r[model]["history"] for r in runs]
+        clutrr[protocol] = block
     result = {
-        "r5_params": R5_PARAMS,
+        "r5_params": R5RuleLearner().get_params(),
         "n_per_k": N_PER_K,
-        "clutrr": summary,
-        "graphlog": json.loads(graphlog.read_text()) if graphlog.exists() else None,
+        "clutrr": clutrr,
+        "data": load("data"),
+        "speed": load("speed"),
+        "graphlog": load("graphlog"),
     }
-    (RESULTS / "r5.json").write_text(json.dumps(result, indent=1))
+    (RESULTS / "r5.json").write_text(json.dumps(result, indent=1, default=str))
     write_markdown(result)
     print((RESULTS / "r5.md").read_text())
 
 
+PROTOCOLS = {
+    "a": f"(a) trained on generated stories, k in {TRAIN_KS}, {N_PER_K} per k",
+    "b": "(b) trained on the real CLUTRR stories of lengths 2-4 (222 stories)",
+}
+
+
+def md_table(header, rows):
+    """Markdown lines of a table."""
+    return [
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+        *("| " + " | ".join(map(str, row)) + " |" for row in rows),
+    ]
+
+
 def write_markdown(result):
+    params = {
+        k: v
+        for k, v in result["r5_params"].items()
+        if k in ("n_invented", "n_playouts", "max_epochs", "update_every", "n_updates")
+    }
     lines = [
         "# R5 on CLUTRR and GraphLog",
         "",
-        f"Generated by `benchmarks/r5_benchmark.py`. R5 params {result['r5_params']}; "
-        f"{result['n_per_k']} generated training stories per k; test = the real "
-        "CLUTRR test stories (`1.k_test.csv`, k = 2..10). Accuracy mean±std over "
-        "seeds; R5's abstentions count as wrong.",
+        f"Generated by `benchmarks/r5_benchmark.py`. R5 at its defaults ({params}); "
+        "tests = the real CLUTRR test stories (`1.k_test.csv`, split data_db9b8f04). "
+        "Accuracy mean±std over seeds; R5's abstentions count as wrong. "
+        "Published R5 (NCRL paper, Table 3, trained on CLUTRR's k = 2-4 training "
+        "file): 0.99 / 0.99 / 0.99 / 1.00 / 0.99 / 0.98 for k = 5..10.",
     ]
-    for train_set, block in result["clutrr"].items():
+    for protocol, block in result["clutrr"].items():
         ks = list(block["r5"]["per_k"])
         lines += [
             "",
-            f"## Trained on k in {TRAIN_SETS[train_set]} ({block['n_seeds']} seeds)",
+            f"## Protocol {PROTOCOLS[protocol]} ({block['n_seeds']} seeds)",
             "",
             "| model | " + " | ".join(f"k={k}" for k in ks) + " | fit s |",
             "|---|" + "---|" * (len(ks) + 1),
@@ -236,40 +452,93 @@ def write_markdown(result):
         per_k = block["r5"]["per_k"]
         lines.append(
             "| r5 abstains | "
-            + " | ".join(f"{per_k[k]['abstain']['mean']:.2f}" for k in ks)
+            + " | ".join(f"{per_k[k]['abstain']['mean']:.3f}" for k in ks)
             + " | |"
         )
-        rr = block["r5"]["rule_recall"]
         lines += [
             "",
-            f"R5 rule recall against the generator's {64} gendered composition rules: "
-            f"{rr['mean']:.2f}±{rr['std']:.2f} ({block['r5']['n_rules']['mean']:.0f} "
-            "rules stored); inference "
+            "R5's test stories by error class, summed over seeds "
+            "(`shorter` and `off_table` cut across the classes):",
+            "",
+            "| class | " + " | ".join(f"k={k}" for k in ks) + " |",
+            "|---|" + "---|" * len(ks),
+        ]
+        for cls in (*ERROR_CLASSES, "shorter", "off_table"):
+            lines.append(
+                f"| {cls} | "
+                + " | ".join(str(per_k[k]["classes"].get(cls, 0)) for k in ks)
+                + " |"
+            )
+        missing = sum((Counter(per_k[k]["missing_pairs"]) for k in ks), Counter())
+        rr, r5 = block["r5"]["rule_recall"], block["r5"]
+        n_wrong = [len(w) for w in r5["wrong_rules"]]
+        lines += [
+            "",
+            f"Rule recall against the generator's 64 gendered composition rules: "
+            f"{rr['mean']:.3f}±{rr['std']:.3f} ({r5['n_rules']['mean']:.0f} rules "
+            f"stored); stored rules contradicting a generator rule, per seed: "
+            f"{n_wrong}; pairs without a rule in the stories of uncovered abstentions "
+            "(all k, all seeds): "
+            + (", ".join(f"{p} ({n})" for p, n in missing.most_common(6)) or "none")
+            + "; inference "
             + ", ".join(
                 f"k={k} {per_k[k]['seconds_per_story']['mean']:.2f} s"
                 for k in (ks[0], ks[-1])
             )
             + " per story.",
         ]
+    if result["data"]:
+        lines += [
+            "",
+            "## Training stories against CLUTRR's (k = 2..4)",
+            "",
+            "Shares of stories; `shorter`: shortest path shorter than k (the chain "
+            "revisits someone); `two_answers`: the 64 generator rules reduce the "
+            "path to two relations depending on the merge order; `off_table`: no "
+            "order of those rules reaches the label.",
+            "",
+        ]
+        lines += md_table(
+            ("k", "stories", "n", "patterns", *SHARES),
+            [
+                (k, name, row["n"], row["patterns"])
+                + tuple(f"{row[c]:.3f}" for c in SHARES)
+                for k, block in result["data"].items()
+                for name, row in block.items()
+            ],
+        )
+    if result["speed"]:
+        lines += [
+            "",
+            "## Self-play speed (one epoch on the default training set)",
+            "",
+        ]
+        lines += md_table(
+            ("code", "settings", "episodes/s", "torch threads"),
+            [
+                (label, name, f"{row['episodes_per_second']:.1f}", row["threads"])
+                for label, block in result["speed"].items()
+                for name, row in block.items()
+            ],
+        )
     if result["graphlog"]:
         lines += [
             "",
             "## GraphLog (train on train, test on test; one seed)",
             "",
             "| world | R5 accuracy | R5 abstains | R5 rule recall | LSTM accuracy "
-            "| R5 fit s |",
-            "|---|---|---|---|---|---|",
+            "| correct_bonus | R5 fit s |",
+            "|---|---|---|---|---|---|---|",
         ]
         for world, res in result["graphlog"].items():
             r5 = res["r5"]
             lines.append(
                 f"| {world} | {r5['accuracy']:.3f} | {r5['abstain']:.2f} | "
                 f"{r5['rule_recall']:.2f} | {res['lstm']['accuracy']:.3f} | "
-                f"{r5['fit_seconds']:.0f} |"
+                f"{r5.get('correct_bonus', 0.1)} | {r5['fit_seconds']:.0f} |"
             )
     (RESULTS / "r5.md").write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
     main()

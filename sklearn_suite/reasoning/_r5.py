@@ -174,8 +174,8 @@ class R5RuleLearner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         kept (the latest of equally good epochs; 0: keep the last epoch). Test
         data is never looked at.
     callbacks : list of skorch callbacks, default=None
-        Extra callbacks of the policy-value net (each update of up to ``n_updates``
-        steps on a replay minibatch is one skorch fit of one epoch per step).
+        Extra callbacks of the policy-value net (each step of a network update
+        is one skorch epoch on a replay minibatch).
     device : str, default="cpu"
     random_state : int, RandomState instance or None, default=None
     verbose : int, default=0
@@ -382,7 +382,7 @@ class R5RuleLearner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
             batch_size=-1,
             criterion=PolicyValueLoss,
             optimizer=torch.optim.Adam,
-            # fused: one kernel for all 25M weights, ~8x faster steps on CPU
+            # fused: one kernel over the 25M weights; Adam's step 8x faster on CPU
             optimizer_params={"fused": True},
             weight_decay=self.weight_decay,
             warm_start=True,

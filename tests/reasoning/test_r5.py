@@ -1,10 +1,12 @@
 import inspect
 import json
 import warnings
+from collections import Counter
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 import sklearn_suite.reasoning as reasoning
 from sklearn_suite.datasets import (
@@ -220,23 +222,145 @@ def test_readers(tmp_path):
     assert y == ["R_3_+"]
 
 
-def test_generator_chains_compose_to_the_answer():
-    data = make_kinship_stories(k=(2, 4), n=10, random_state=1)
+def test_clutrr_reader_round_trips_the_real_files_columns(tmp_path):
+    """Generated stories written with every column of CLUTRR's test files (list
+    and tuple cells as Python literals, free text with quotes and commas) read
+    back as the same stories."""
+    data = make_kinship_stories(k=(2, 3), n=5, random_state=0)
+    rows = []
+    for i, (story, label) in enumerate(zip(data.X, data.y)):
+        ids = {}
+        for h, _, t in story["edges"]:
+            ids.setdefault(h, len(ids))
+            ids.setdefault(t, len(ids))
+        words = [r for _, r, _ in story["edges"]]
+        rows.append({
+            "id": f"uuid-{i}", "story": "[A]'s \"father\", [B], went out, again.",
+            "query": "('A', 'B')", "text_query": "", "target": label,
+            "text_target": "['[A] and [B] left.']", "clean_story": "[A] met [B].",
+            "proof_state": "[{('A', 'x', 'B'): [('A', 'y', 'C')]}]",
+            "f_comb": "-".join(words), "task_name": f"task_1.{len(words)}",
+            "story_edges": str([(ids[h], ids[t]) for h, _, t in story["edges"]]),
+            "edge_types": str(words),
+            "query_edge": str(tuple(ids[q] for q in story["query"])),
+            "genders": "A:male,B:female", "syn_story": "",
+            "node_mapping": "{21: 0, 5: 1}", "task_split": "test",
+        })  # fmt: skip
+    path = tmp_path / "1.3_test.csv"
+    pd.DataFrame(rows).to_csv(path)  # with the unnamed index column, as CLUTRR's
+    X, y = read_clutrr(path)
+    assert y == data.y
+    for read, story in zip(X, data.X):
+        names = {}
+        for (h, r, t), (h2, r2, t2) in zip(story["edges"], read["edges"]):
+            assert r == r2 and names.setdefault(h, h2) == h2
+            assert names.setdefault(t, t2) == t2
+        assert tuple(names[q] for q in story["query"]) == read["query"]
+
+
+def _compose(table, path):
+    """Every relation some order of merges by ``table`` reduces ``path`` to."""
+    frontier = {tuple(path)}
+    for _ in range(len(path) - 1):
+        frontier = {
+            p[:i] + (table[p[i : i + 2]],) + p[i + 2 :]
+            for p in frontier
+            for i in range(len(p) - 1)
+            if p[i : i + 2] in table
+        }
+    return {p[0] for p in frontier}
+
+
+@pytest.mark.parametrize("revisits", [False, True])
+def test_generator_chains_compose_to_the_answer(revisits):
+    data = make_kinship_stories(k=(2, 4), n=30, revisits=revisits, random_state=1)
     table = {(a, b): c for a, b, c in data.rules.to_numpy()}
+    shorter = 0
     for story, label, k in zip(data.X, data.y, data.k):
-        (path,) = relation_paths(story["edges"], story["query"])
-        assert len(path) == k
-        # some order of merges by the true rules reaches the answer
-        frontier = {tuple(path)}
-        for _ in range(k - 1):
-            frontier = {
-                p[:i] + (table[p[i : i + 2]],) + p[i + 2 :]
-                for p in frontier
-                for i in range(len(p) - 1)
-                if p[i : i + 2] in table
-            }
-        assert (label,) in frontier
+        edges = story["edges"]
+        assert len(edges) == k
+        # the edges are the chain from the query's head to its tail, in order
+        assert edges[0][0] == story["query"][0] and edges[-1][2] == story["query"][1]
+        assert all(a[2] == b[0] for a, b in zip(edges, edges[1:]))
+        assert label in _compose(table, [r for _, r, _ in edges])
+        paths = relation_paths(edges, story["query"])
+        shorter += len(paths[0]) < k
+        if not revisits:
+            assert len(paths) == 1 and len(paths[0]) == k
     assert np.isin(np.unique(data.k), [2, 4]).all()
+    # CLUTRR's chains revisit people: a fifth of its k = 4 test stories have a
+    # shorter path
+    assert (shorter > 0) == revisits
+
+
+def test_a_revisiting_chain_is_reduced_along_its_shortest_paths():
+    """x -brother-> b -father-> c -daughter-> b ... : the chain passes b twice,
+    and the story's paths are every simple path of the minimal length."""
+    edges = [("x", "brother", "b"), ("b", "father", "c"), ("c", "son", "b"),
+             ("b", "aunt", "z"), ("x", "sister", "s"), ("s", "aunt", "z")]  # fmt: skip
+    paths = relation_paths(edges, ("x", "z"))
+    assert paths == [("brother", "aunt"), ("sister", "aunt")]
+    memory = RuleMemory(n_observed=4, width=8)  # 1 brother, 2 sister, 3 aunt
+    memory.rules = {(1, 3): [3, 1.0]}
+    env = ReductionEnv(memory, learn=False)
+    state = env.step(State(((1, 3), (2, 3))), 1 * 8 + 3)
+    assert state.paths == ((3,),) and state.prediction == 3  # the other path left
+
+
+def test_generator_balances_relation_patterns():
+    """CLUTRR prunes its puzzles to equal counts per relation pattern."""
+
+    def top_share(balance):
+        data = make_kinship_stories(k=2, n=200, balance=balance, random_state=0)
+        counts = Counter(tuple(r for _, r, _ in s["edges"]) for s in data.X)
+        return max(counts.values()) / 200, len(counts)
+
+    (balanced, n_balanced), (drawn, n_drawn) = top_share(True), top_share(False)
+    assert balanced < drawn and n_balanced > n_drawn
+
+
+def test_policy_value_net_is_channels_last_with_the_same_outputs():
+    from torch.nn import functional as F
+
+    from sklearn_suite.reasoning._net import PolicyValueNet
+
+    torch.manual_seed(0)
+    net = PolicyValueNet(12).eval()
+    assert net.body[0].weight.is_contiguous(memory_format=torch.channels_last)
+    plain = PolicyValueNet(12).eval()
+    plain.load_state_dict(net.state_dict())
+    plain.to(memory_format=torch.contiguous_format)
+    maps = torch.rand(3, 8, 12, 12)
+    with torch.no_grad():
+        log_p, v = net(maps)
+        h = plain.body(maps)  # the standard layout throughout
+        logits = plain.policy_fc(F.relu(plain.policy_conv(h)).flatten(1))
+        hv = F.relu(plain.value_conv(h)).flatten(1)
+        value = torch.tanh(plain.value_fc2(F.relu(plain.value_fc1(hv))))[:, 0]
+    assert not h.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(log_p, F.log_softmax(logits, 1), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(v, value, rtol=1e-5, atol=1e-5)
+
+
+def test_policy_update_stops_when_the_policy_moves_too_far(stories, monkeypatch):
+    """The official recipe: up to n_updates steps per minibatch, stopping once
+    the KL divergence to the policy before the update exceeds 4 x 0.02."""
+    update, steps = R5RuleLearner._update, []
+
+    def counting(self, buffer, rng):
+        before = len(self.net_.history)
+        loss = update(self, buffer, rng)
+        steps.append(len(self.net_.history) - before)
+        return loss
+
+    monkeypatch.setattr(R5RuleLearner, "_update", counting)
+    per_lr = {}
+    for lr in (1e-7, 1.0):
+        steps.clear()
+        R5RuleLearner(**(SMALL | {"n_updates": 4, "lr": lr})).fit(stories.X, stories.y)
+        per_lr[lr] = list(steps)
+    assert per_lr[1e-7] and set(per_lr[1e-7]) == {4}  # barely moves: all steps
+    assert per_lr[1.0] and per_lr[1.0][0] < 4  # a huge step overshoots: it stops
 
 
 def test_search_avoids_merges_that_dead_end():
@@ -252,6 +376,54 @@ def test_search_avoids_merges_that_dead_end():
     actions, visits = MCTS(env, uniform, n_playouts=20).search(State(((1, 2, 3),)))
     assert actions == [1 * 10 + 2, 2 * 10 + 3]
     assert visits[0] > visits[1]  # (2, 3) first leaves (1, 6): no rule
+
+
+def test_prediction_search_avoids_ending_on_an_invented_predicate():
+    """At prediction an invented predicate is no answer: the search values a
+    reduction that ends there like a dead end and takes the other order."""
+    from sklearn_suite.reasoning._mcts import MCTS
+
+    memory = RuleMemory(n_observed=6, width=10)  # 7..9 invented
+    # (1, 2) -> 7 then (7, 3) -> 8: ends invented; (2, 3) -> 4 then (1, 4) -> 5
+    memory.rules = {(1, 2): [7, 1.0], (7, 3): [8, 1.0], (2, 3): [4, 1.0],
+                    (1, 4): [5, 1.0]}  # fmt: skip
+    env = ReductionEnv(memory, learn=False)
+
+    def uniform(state, actions):
+        return np.full(len(actions), 1 / len(actions)), 0.0
+
+    start = State(((1, 2, 3),))
+    plain = MCTS(env, uniform, n_playouts=30).search(start)
+    strict = MCTS(env, uniform, n_playouts=30, accept=memory.is_observed)
+    actions, visits = strict.search(start)
+    assert actions == plain[0] == [1 * 10 + 2, 2 * 10 + 3]
+    assert visits[1] > visits[0] and plain[1][1] <= plain[1][0]
+
+
+def test_search_keeps_the_subtree_of_the_move_taken():
+    from sklearn_suite.reasoning._mcts import MCTS
+
+    memory = RuleMemory(n_observed=6, width=10)
+    memory.rules = {(1, 2): [4, 1.0], (4, 3): [5, 1.0], (2, 3): [6, 1.0],
+                    (5, 1): [2, 1.0]}  # fmt: skip
+    env = ReductionEnv(memory, learn=False)
+
+    def uniform(state, actions):
+        return np.full(len(actions), 1 / len(actions)), 0.0
+
+    mcts = MCTS(env, uniform, n_playouts=20)
+    start = State(((1, 2, 3, 1),))
+    actions, visits = mcts.search(start)
+    move = actions[int(np.argmax(visits))]
+    child = mcts._root.children[move]
+    seen = child.visits
+    assert seen > 0
+    mcts.search(env.step(start, move))
+    assert mcts._root is child and child.visits == seen + 20
+    fresh = MCTS(env, uniform, n_playouts=20)
+    fresh.search(State(((6, 6),)))  # no rule: nothing to search
+    fresh.search(env.step(start, move))  # unrelated last root: a fresh tree
+    assert fresh._root.visits == 20  # a new tree: only this search's playouts
 
 
 def test_baselines_answer_and_generalise_to_new_stories(stories):
