@@ -512,6 +512,11 @@ def write_markdown(result):
             "",
             "## Self-play speed (one epoch on the default training set)",
             "",
+            "A `before` row ran older code (its own generator and defaults, "
+            "there 50 playouts and an update of 5 steps every 64 episodes) "
+            "through this script with `PYTHONPATH` set to its checkout; "
+            f"previous settings = {OLD_SETTINGS}.",
+            "",
         ]
         lines += md_table(
             ("code", "settings", "episodes/s", "torch threads"),
