@@ -95,6 +95,13 @@ def reachable(path, table, memo):
     return memo[path]
 
 
+def answers(story, table, memo):
+    """The story's shortest relation paths and every relation some order of
+    merges by ``table`` reduces one of them to."""
+    paths = relation_paths(story["edges"], story["query"])
+    return paths, set().union(*(reachable(p, table, memo) for p in paths))
+
+
 def as_table(rules):
     """``{(body1, body2): head}`` of a rules DataFrame."""
     return {(a, b): h for a, b, h in rules[["body1", "body2", "head"]].to_numpy()}
@@ -108,9 +115,8 @@ def diagnose(model, X, y, k, pred):
     memo, truth_memo = {}, {}
     classes, missing = Counter(), Counter()
     for story, label, p in zip(X, y, pred):
-        paths = [tuple(q) for q in relation_paths(story["edges"], story["query"])]
-        reach = set().union(*(reachable(q, table, memo) for q in paths))
-        oracle = set().union(*(reachable(q, truth, truth_memo) for q in paths))
+        paths, reach = answers(story, table, memo)
+        _, oracle = answers(story, truth, truth_memo)
         classes["shorter"] += len(paths[0]) < k
         classes["off_table"] += label not in oracle
         if p == label:
@@ -143,8 +149,9 @@ def wrong_rules(model):
     return out
 
 
-def rule_recall(model):
-    truth = set(map(tuple, kinship_rules().to_numpy()))
+def rule_recall(model, truth):
+    """Share of the ``(body1, body2, head)`` triples ``truth`` that ``model``
+    stores."""
     learned = set(map(tuple, model.rules_[["body1", "body2", "head"]].to_numpy()))
     return len(learned & truth) / len(truth)
 
@@ -198,7 +205,9 @@ def run_clutrr(seed, protocol, data_dir):
         if name == "r5":
             history = model.history_["self_play"]
             res[name] |= {
-                "rule_recall": rule_recall(model),
+                "rule_recall": rule_recall(
+                    model, set(map(tuple, kinship_rules().to_numpy()))
+                ),
                 "n_rules": len(model.rules_),
                 "wrong_rules": wrong_rules(model),
                 "history": {
@@ -220,11 +229,10 @@ def data_stats(X, y, k):
     truth = as_table(kinship_rules())
     memo, c = {}, Counter()
     for story, label in zip(X, y):
-        paths = [tuple(q) for q in relation_paths(story["edges"], story["query"])]
-        answers = set().union(*(reachable(q, truth, memo) for q in paths))
+        paths, reach = answers(story, truth, memo)
         c["shorter"] += len(paths[0]) < k
-        c["two_answers"] += len(answers) > 1
-        c["off_table"] += label not in answers
+        c["two_answers"] += len(reach) > 1
+        c["off_table"] += label not in reach
     patterns = {tuple(r for _, r, _ in s["edges"]) for s in X}
     return {"n": len(X), "patterns": len(patterns)} | {
         key: c[key] / len(X) for key in SHARES
@@ -289,12 +297,9 @@ def run_graphlog(data_dir, worlds, seed=0):
                 **evaluate(model, {"test": (X_test, y_test)}, False)["test"],
             }
             if name == "r5":
-                learned = set(
-                    map(tuple, model.rules_[["body1", "body2", "head"]].to_numpy())
-                )
                 res[name] |= {
-                    "rule_recall": len(learned & truth) / len(truth),
-                    "n_rules": len(learned),
+                    "rule_recall": rule_recall(model, truth),
+                    "n_rules": len(model.rules_),
                     "correct_bonus": bonus,
                 }
         print(

@@ -95,9 +95,7 @@ def _close(facts, rng):
                 graph[(y, x)] = INVERSE[r]
             elif r in SYMMETRIC and (y, x) not in graph:
                 graph[(y, x)] = r
-        out = {}
-        for (x, z), r in graph.items():
-            out.setdefault(x, []).append((r, z))
+        out = _adjacency(graph)
         candidates = {}
         for (x, z), r1 in sorted(graph.items()):
             for r2, y in out.get(z, ()):
@@ -111,17 +109,24 @@ def _close(facts, rng):
             graph[pair] = rels[rng.randint(len(rels))]
 
 
-def _chain(rng, graph, k, story_relations, revisits):
+def _adjacency(graph):
+    """``{x: [(relation, z), ...]}`` of a closed graph, in sorted order (set and
+    dict orders of str tuples change with each process's hash seed)."""
+    out = {}
+    for (x, z), r in sorted(graph.items()):
+        out.setdefault(x, []).append((r, z))
+    return out
+
+
+def _chain(rng, graph, out, targets, k, story_relations, revisits):
     """CLUTRR's puzzle derivation: starting from a random target edge, k - 1
     times pick an edge of the chain not picked before and replace it by two
     edges through a family member whose relations compose to it (neither new
     edge may be, or reverse, an edge picked before). With ``revisits`` the
     family member may already be on the chain, as in CLUTRR, so the story's
-    shortest path can skip a loop. Returns (target, chain) or None."""
-    out = {}
-    for (x, z), r in sorted(graph.items()):
-        out.setdefault(x, []).append((r, z))
-    targets = sorted(graph)
+    shortest path can skip a loop. ``out`` is the graph's :func:`_adjacency`
+    and ``targets`` its sorted pairs, made once per family. Returns (target,
+    chain) or None."""
     x, y = targets[rng.randint(len(targets))]
     chain, seen = [(x, graph[(x, y)], y)], set()
     while len(chain) < k:
@@ -252,7 +257,8 @@ def make_kinship_stories(
     ks = [k] if np.isscalar(k) else list(k)
     if not ks or any(int(v) != v or v < 1 for v in ks):
         raise ValueError(f"k must be positive ints; got {k!r}.")
-    unknown = set(story_relations) - set(WORDS)
+    allowed = set(story_relations)
+    unknown = allowed - set(WORDS)
     if unknown:
         raise ValueError(f"unknown story_relations {sorted(unknown)}.")
     rng = check_random_state(random_state)
@@ -269,8 +275,9 @@ def make_kinship_stories(
                     f"{max_levels}-generation families with these relations."
                 )
             graph = _close(facts, rng)
+            out, targets = _adjacency(graph), sorted(graph)
             for _ in range(PUZZLES_PER_FAMILY):
-                found = _chain(rng, graph, int(length), set(story_relations), revisits)
+                found = _chain(rng, graph, out, targets, int(length), allowed, revisits)
                 if found is None:
                     continue
                 (x, r, t), chain = found

@@ -82,10 +82,10 @@ class MCTS:
 
     def _subtree(self, state):
         """The last root's child whose state is ``state``, or a fresh root."""
-        last = self._root
-        for child in (last.children or {}).values() if last is not None else ():
-            if child.state == state:
-                return child
+        if self._root is not None:
+            for child in (self._root.children or {}).values():
+                if child.state == state:
+                    return child
         return _Node(state, 1.0)
 
     def search(self, state):
