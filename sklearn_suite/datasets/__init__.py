@@ -26,6 +26,10 @@ from sklearn_suite.datasets._kinship import (
     kinship_rules,
     make_kinship_stories,
 )
+from sklearn_suite.datasets._movielens import (
+    load_movielens_domains,
+    movielens_100k_path,
+)
 from sklearn_suite.datasets._nas_families import build_network
 from sklearn_suite.datasets._ner import make_nested_ner, read_chinese_nested_ner
 from sklearn_suite.datasets._relational import read_clutrr, read_graphlog
@@ -47,6 +51,8 @@ __all__ = [
     "make_ink_tasks",
     "make_kinship_stories",
     "load_digits_nas",
+    "load_movielens_domains",
+    "movielens_100k_path",
     "read_nb201_analog",
     "load_digit_images",
     "make_nested_ner",

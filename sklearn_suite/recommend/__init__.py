@@ -1,4 +1,4 @@
-"""Cross-domain recommenders: CAT-ART and RecGURU, with popularity and
+"""Cross-domain recommenders: CAT-ART and RecGURU, with popularity, PureSVD and
 self-attentive sequential baselines."""
 
 from sklearn_suite.recommend._catart import CATARTRecommender
@@ -8,12 +8,14 @@ from sklearn_suite.recommend._protocols import (
     sample_candidates,
     sampled_ranking_metrics,
 )
+from sklearn_suite.recommend._puresvd import PureSVDRecommender
 from sklearn_suite.recommend._recguru import RecGURURecommender
 from sklearn_suite.recommend._sasrec import SASRecRecommender
 
 __all__ = [
     "CATARTRecommender",
     "PopularityRecommender",
+    "PureSVDRecommender",
     "RecGURURecommender",
     "SASRecRecommender",
     "per_domain_metrics",
