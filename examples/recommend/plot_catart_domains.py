@@ -30,8 +30,8 @@ print(data.train.groupby("domain").size())
 # Fit CAT-ART and read its recommendations
 # ----------------------------------------
 model = CATARTRecommender(
-    n_factors=32, batch_size=256, mf_max_epochs=50, cat_max_epochs=50,
-    art_max_epochs=50, random_state=0,
+    n_factors=32, mf_max_epochs=20, cat_max_epochs=20,
+    art_max_epochs=20, random_state=0,
 ).fit(data.train, X_valid=data.valid)  # fmt: skip
 print(model.recommend([0, 1], domain=3, k=5))
 
@@ -40,8 +40,8 @@ print(model.recommend([0, 1], domain=3, k=5))
 # ----------------------------------------------------------
 # ``knowledge="none"`` keeps the MF of the first stage, without transfer.
 mf = CATARTRecommender(
-    n_factors=32, batch_size=256, mf_max_epochs=50, cat_max_epochs=50,
-    art_max_epochs=50, knowledge="none", random_state=0,
+    n_factors=32, mf_max_epochs=20, cat_max_epochs=20,
+    art_max_epochs=20, knowledge="none", random_state=0,
 ).fit(data.train, X_valid=data.valid)  # fmt: skip
 estimators = {
     "popularity": PopularityRecommender().fit(data.train),

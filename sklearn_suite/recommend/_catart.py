@@ -46,6 +46,8 @@ from sklearn_suite.recommend._training import (
     MaskedDomains,
     MFStage,
     NegativeCollate,
+    RankingValidation,
+    SampledSoftmaxLoss,
     bpr_rows,
     fit_stage,
 )
@@ -103,20 +105,38 @@ class CATARTRecommender(
         no ART training), or the
         concatenation baselines ``target + Linear(concat sources)`` and
         ``Linear(concat all domains)``.
-    mf_max_epochs : int, default=30
+    mf_max_epochs : int, default=100
         Maximum epochs of each domain's MF (early stopping on validation loss).
-    cat_max_epochs : int, default=30
+    cat_max_epochs : int, default=100
         Maximum epochs of CAT (early stopping on held-out users' loss).
-    art_max_epochs : int, default=30
+    art_max_epochs : int, default=100
         Maximum epochs of each domain's ART (early stopping on validation loss).
     lr : float, default=1e-3
         Adam learning rate of every stage.
-    batch_size : int, default=2048
-    weight_decay : float, default=1e-4
-        Weight of BPR-MF's L2 penalty on the embeddings of each batch (divided
-        by the batch size).
-    patience : int, default=2
+    batch_size : int, default=256
+    weight_decay : float, default=3e-2
+        Weight of MF's L2 penalty on the embeddings of each batch (divided by
+        the batch size); the paper's code uses 1e-4. Sparse domains' MF user
+        embeddings overfit their few items without a strong penalty, and the
+        frozen embeddings carry that into CAT and ART (chosen on MovieLens
+        validation items, ``benchmarks/results/movielens.md``).
+    patience : int, default=5
         Epochs without validation improvement before a stage stops.
+    monitor : {"ndcg", "loss"}, default="ndcg"
+        What early stopping of the MF and ART stages watches: NDCG@10 of the
+        validation interactions, ranking every item of the domain (recorded as
+        ``valid_ndcg`` in ``history_``), or the validation BPR loss (the
+        paper's code). CAT always stops on its validation loss.
+    loss : {"bpr", "softmax"}, default="softmax"
+        Training loss of the MF and ART stages: BPR (the paper's), averaged over
+        the negatives, or sampled softmax (cross-entropy of the positive against
+        its negatives).
+    n_negatives : int, default=8
+        Uniform unseen negatives per positive in the MF and ART stages (the
+        paper: 1).
+    item_bias : bool, default=True
+        Add a learned per-item bias to every MF and ART score (the paper scores
+        by the dot product alone). ART's biases start from its domain's MF.
     dropout : float, default=0.1
         Attention dropout of ART.
     eval_batch_size : int, default=1024
@@ -175,13 +195,17 @@ class CATARTRecommender(
         temperature=0.1,
         loss_weights=(0.2, 0.4, 0.4),
         knowledge="both",
-        mf_max_epochs=30,
-        cat_max_epochs=30,
-        art_max_epochs=30,
+        mf_max_epochs=100,
+        cat_max_epochs=100,
+        art_max_epochs=100,
         lr=1e-3,
-        batch_size=2048,
-        weight_decay=1e-4,
-        patience=2,
+        batch_size=256,
+        weight_decay=3e-2,
+        patience=5,
+        monitor="ndcg",
+        loss="softmax",
+        n_negatives=8,
+        item_bias=True,
         dropout=0.1,
         eval_batch_size=1024,
         callbacks=None,
@@ -200,6 +224,10 @@ class CATARTRecommender(
         self.batch_size = batch_size
         self.weight_decay = weight_decay
         self.patience = patience
+        self.monitor = monitor
+        self.loss = loss
+        self.n_negatives = n_negatives
+        self.item_bias = item_bias
         self.dropout = dropout
         self.eval_batch_size = eval_batch_size
         self.callbacks = callbacks
@@ -220,6 +248,10 @@ class CATARTRecommender(
         "batch_size": [Interval(Integral, 2, None, closed="left")],
         "weight_decay": [NON_NEGATIVE],
         "patience": [POSITIVE_INT],
+        "monitor": [StrOptions({"ndcg", "loss"})],
+        "loss": [StrOptions({"bpr", "softmax"})],
+        "n_negatives": [POSITIVE_INT],
+        "item_bias": ["boolean"],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "eval_batch_size": [POSITIVE_INT],
         **COMMON_CONSTRAINTS,
@@ -242,19 +274,27 @@ class CATARTRecommender(
 
     # ---------------------------------------------------------------- training
     def _fit_bpr(self, module, train, valid, sampler, rng, seed, epochs, stage):
-        """BPR with one uniform unseen negative per positive, drawn afresh each
-        epoch; early stopping on the validation BPR loss (negatives drawn once),
-        best epoch restored. Returns the stage's history."""
+        """``loss`` with ``n_negatives`` uniform unseen negatives per positive,
+        drawn afresh each epoch; early stopping on the validation NDCG@10 or loss
+        (negatives drawn once), best epoch restored. Returns the stage's
+        history."""
         u_val, i_val = valid
+        # one negative keeps BPR's (n,) layout; more give (n, n_negatives)
+        n_negatives = None if self.n_negatives == 1 else self.n_negatives
+        ranking = None
+        if self.monitor == "ndcg" and len(u_val):
+            ranking = RankingValidation(
+                module, train, valid, batch_size=self.eval_batch_size
+            )
         net = fit_stage(
             module,
-            bpr_rows(*train),
+            bpr_rows(*train, n_negatives=n_negatives),
             valid=(
-                bpr_rows(u_val, i_val, sampler.sample(u_val, rng))
+                bpr_rows(u_val, i_val, sampler.sample(u_val, rng, n_negatives))
                 if len(u_val)
                 else None
             ),
-            collate=NegativeCollate(sampler, int(rng.randint(2**31 - 1))),
+            collate=NegativeCollate(sampler, int(rng.randint(2**31 - 1)), n_negatives),
             stage=stage,
             seed=seed,
             device=self._device,
@@ -262,9 +302,10 @@ class CATARTRecommender(
             max_epochs=epochs,
             batch_size=self.batch_size,
             patience=self.patience,
-            criterion=BPRLoss,
+            criterion=SampledSoftmaxLoss if self.loss == "softmax" else BPRLoss,
             callbacks=self.callbacks,
             verbose=self.verbose,
+            ranking=ranking,
         )
         module.eval()
         return net.history
@@ -341,7 +382,7 @@ class CATARTRecommender(
             self.mf_, samplers = [], []
             for d, dom in enumerate(self.domains_):
                 train, valid = self._split_domain(codes, valid_codes, d)
-                mf = BPRMF(n_users, len(self.items_[dom]), dim)
+                mf = BPRMF(n_users, len(self.items_[dom]), dim, self.item_bias)
                 sampler = NegativeSampler(*train, len(self.items_[dom]))
                 self.history_["mf"][dom] = self._fit_bpr(
                     MFStage(mf, self.weight_decay), train, valid, sampler, rng, seed,
@@ -375,14 +416,10 @@ class CATARTRecommender(
         Separate so that ablations of ``knowledge`` can reuse stages 1-2 (the
         benchmark copies a fitted model, sets ``knowledge`` and calls this).
         """
-        n_domains, dim = len(self.domains_), self.n_factors
         self.art_, self.history_["art"] = [], {}
         for d, dom in enumerate(self.domains_):
             train, valid = self._split_domain(self._codes, self._valid_codes, d)
-            art = AttentiveTransfer(
-                n_domains, d, dim, self.mf_[d].items.weight.detach(),
-                self.knowledge, self.dropout,
-            )  # fmt: skip
+            art = self._transfer_module(d)
             if self.knowledge != "none":  # "none": single-domain BPR-MF as fitted
                 stage = ARTStage(art, self._emb, self._present, self._global)
                 self.history_["art"][dom] = self._fit_bpr(
@@ -424,27 +461,33 @@ class CATARTRecommender(
         """For :meth:`load`: MF per domain, CAT and ART per domain, weights to be
         loaded."""
         n_users, n_domains, dim = len(self.users_), len(self.domains_), self.n_factors
-        self.mf_ = [BPRMF(n_users, len(self.items_[d]), dim) for d in self.domains_]
+        self.mf_ = [
+            BPRMF(n_users, len(self.items_[d]), dim, self.item_bias)
+            for d in self.domains_
+        ]
         self.cat_ = ContrastiveAutoencoder(n_domains, dim)
-        self.art_ = [
-            AttentiveTransfer(
-                n_domains, d, dim, mf.items.weight.detach(), self.knowledge,
-                self.dropout,
-            )
-            for d, mf in enumerate(self.mf_)
-        ]  # fmt: skip
+        self.art_ = [self._transfer_module(d) for d in range(n_domains)]
+
+    def _transfer_module(self, d):
+        """Domain ``d``'s ART, its items (and biases) starting from its MF."""
+        bias = self.mf_[d].scores.bias
+        return AttentiveTransfer(
+            len(self.domains_), d, self.n_factors, self.mf_[d].items.weight.detach(),
+            self.knowledge, self.dropout,
+            None if bias is None else bias.weight.detach(),
+        )  # fmt: skip
 
     # --------------------------------------------------------------- inference
     def _user_vectors(self, user_codes, d):
         art = self.art_[d]
         idx = torch.as_tensor(user_codes)
         with torch.no_grad():
-            return art.user_vectors(
-                self._emb[idx], self._present[idx], self._global[idx]
+            return art.scores.rank_users(
+                art.user_vectors(self._emb[idx], self._present[idx], self._global[idx])
             )
 
     def _item_vectors(self, d):
-        return self.art_[d].items.weight
+        return self.art_[d].scores.rank_items()
 
     def transform(self, users):
         """Global (CAT) user embeddings; NaN rows for unknown users.

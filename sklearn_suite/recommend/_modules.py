@@ -8,18 +8,62 @@ from torch import nn
 KNOWLEDGE = ("both", "d_sp", "d_in", "none", "concat_target", "concat_all")
 
 
-class BPRMF(nn.Module):
-    """User and item embeddings scored by dot product."""
+def score(users, items):
+    """Dot products of user vectors (n, dim) with one item each (n, dim) or a row
+    of items each (n, m, dim)."""
+    if items.dim() > users.dim():
+        users = users[:, None]
+    return (users * items).sum(-1)
 
-    def __init__(self, n_users, n_items, dim):
+
+class ItemScores(nn.Module):
+    """Item embeddings, optionally with a learned per-item bias, scoring user
+    vectors by dot product (plus the bias)."""
+
+    def __init__(self, init, bias_init=None):
         super().__init__()
-        self.users = nn.Embedding(n_users, dim)
-        self.items = nn.Embedding(n_items, dim)
-        nn.init.normal_(self.users.weight, std=0.1)
-        nn.init.normal_(self.items.weight, std=0.1)
+        self.items = nn.Embedding.from_pretrained(init.clone(), freeze=False)
+        self.bias = (
+            None
+            if bias_init is None
+            else nn.Embedding.from_pretrained(bias_init.clone(), freeze=False)
+        )
 
     def forward(self, users, items):
-        return (self.users(users) * self.items(items)).sum(-1)
+        out = score(users, self.items(items))
+        return out if self.bias is None else out + self.bias(items)[..., 0]
+
+    def rank_users(self, users):
+        """User vectors such that ``rank_users(u) @ rank_items().T`` are the
+        scores (a column of ones meets the bias)."""
+        if self.bias is None:
+            return users
+        return torch.cat([users, torch.ones_like(users[:, :1])], 1)
+
+    def rank_items(self):
+        if self.bias is None:
+            return self.items.weight
+        return torch.cat([self.items.weight, self.bias.weight], 1)
+
+
+class BPRMF(nn.Module):
+    """User and item embeddings scored by dot product (plus an item bias when
+    ``bias``)."""
+
+    def __init__(self, n_users, n_items, dim, bias=False):
+        super().__init__()
+        self.users = nn.Embedding(n_users, dim)
+        nn.init.normal_(self.users.weight, std=0.1)
+        self.scores = ItemScores(
+            torch.randn(n_items, dim) * 0.1, torch.zeros(n_items, 1) if bias else None
+        )
+
+    @property
+    def items(self):
+        return self.scores.items
+
+    def forward(self, users, items):
+        return self.scores(self.users(users), items)
 
 
 class ContrastiveAutoencoder(nn.Module):
@@ -96,12 +140,15 @@ class AttentiveTransfer(nn.Module):
     concatenation baselines).
     """
 
-    def __init__(self, n_domains, target, dim, item_init, knowledge, dropout=0.1):
+    def __init__(
+        self, n_domains, target, dim, item_init, knowledge, dropout=0.1,
+        bias_init=None,
+    ):  # fmt: skip
         super().__init__()
         self.target = target
         self.sources = [d for d in range(n_domains) if d != target]
         self.knowledge = knowledge
-        self.items = nn.Embedding.from_pretrained(item_init.clone(), freeze=False)
+        self.scores = ItemScores(item_init, bias_init)
         self.adapters = nn.ModuleList(nn.Linear(dim, dim) for _ in self.sources)
         self.attention = nn.MultiheadAttention(
             dim, 1, dropout=dropout, batch_first=True
@@ -141,5 +188,8 @@ class AttentiveTransfer(nn.Module):
         return out
 
     def forward(self, emb, present, global_emb, items):
-        user = self.user_vectors(emb, present, global_emb)
-        return (user * self.items(items)).sum(-1)
+        return self.scores(self.user_vectors(emb, present, global_emb), items)
+
+    @property
+    def items(self):
+        return self.scores.items

@@ -14,6 +14,8 @@ from sklearn_suite.base import (
     fit_net,
     make_net,
 )
+from sklearn_suite.metrics import ndcg_at_k
+from sklearn_suite.recommend._base import top_k_items
 
 __all__ = [
     "ARTStage",
@@ -22,6 +24,8 @@ __all__ = [
     "MaskedDomains",
     "MFStage",
     "NegativeCollate",
+    "RankingValidation",
+    "SampledSoftmaxLoss",
     "SequenceDraws",
     "bpr_rows",
     "fit_stage",
@@ -30,37 +34,57 @@ __all__ = [
 
 
 class NegativeCollate(ArrayCollate):
-    """Draws a uniform unseen negative ``j`` for every row whose ``j`` is -1
-    (training rows), leaving fixed negatives (validation rows) as they are."""
+    """Draws uniform unseen negatives ``j`` (one, or a row of ``n_negatives``) for
+    every row whose ``j`` is -1 (training rows), leaving fixed negatives
+    (validation rows) as they are."""
 
-    def __init__(self, sampler, seed):
+    def __init__(self, sampler, seed, n_negatives=None):
         self.sampler = sampler
         self.rng = np.random.RandomState(seed)
+        self.n_negatives = n_negatives
 
     def extend(self, X):
-        draw = X["j"] < 0
+        draw = X["j"].reshape(len(X["j"]), -1)[:, 0] < 0
         if draw.any():
             X["j"] = X["j"].copy()
-            X["j"][draw] = self.sampler.sample(X["u"][draw], self.rng)
+            X["j"][draw] = self.sampler.sample(X["u"][draw], self.rng, self.n_negatives)
         return X
 
 
-def bpr_rows(users, items, negatives=None):
-    """(user, item, negative) rows; negative -1 means "draw one per epoch"."""
-    j = np.full(len(users), -1) if negatives is None else negatives
+def bpr_rows(users, items, negatives=None, n_negatives=None):
+    """(user, item, negatives) rows; negatives -1 mean "draw afresh each epoch"
+    (one per row, or ``n_negatives`` per row)."""
+    if negatives is None:
+        shape = len(users) if n_negatives is None else (len(users), n_negatives)
+        negatives = np.full(shape, -1)
     return ArrayDataset(
         {"u": users.astype(np.int64), "i": items.astype(np.int64),
-         "j": np.asarray(j, dtype=np.int64)}
+         "j": np.asarray(negatives, dtype=np.int64)}
     )  # fmt: skip
 
 
 class BPRLoss(nn.Module):
-    """``softplus(s_neg - s_pos)`` averaged, plus a penalty when the module adds
-    one (``(pos, neg)`` or ``(pos, neg, penalty)``)."""
+    """``softplus(s_neg - s_pos)`` averaged over every negative, plus a penalty
+    when the module adds one (``(pos, neg)`` or ``(pos, neg, penalty)``)."""
 
     def forward(self, scores, target=None):
         pos, neg, *penalty = scores
+        if neg.dim() > pos.dim():
+            pos = pos[:, None]
         loss = nn.functional.softplus(neg - pos).mean()
+        return loss + penalty[0] if penalty else loss
+
+
+class SampledSoftmaxLoss(nn.Module):
+    """Cross-entropy of the positive against its sampled negatives (the positive
+    is class 0 of ``[s_pos, s_neg_1, ..., s_neg_n]``), plus the module's penalty."""
+
+    def forward(self, scores, target=None):
+        pos, neg, *penalty = scores
+        logits = torch.cat([pos[:, None], neg.reshape(len(pos), -1)], 1)
+        loss = nn.functional.cross_entropy(
+            logits, torch.zeros(len(pos), dtype=torch.long, device=logits.device)
+        )
         return loss + penalty[0] if penalty else loss
 
 
@@ -78,11 +102,16 @@ class MFStage(nn.Module):
         if not self.training:
             return pos, neg
         reg = (
-            self.mf.users(u).pow(2).sum()
+            self.mf.users(u).pow(2).sum()  # the item bias is not penalised
             + self.mf.items(i).pow(2).sum()
             + self.mf.items(j).pow(2).sum()
         )
         return pos, neg, self.l2 * reg / len(u)
+
+    def vectors(self, u):
+        """User vectors of ``u`` and every item's vector, for ranking."""
+        scores = self.mf.scores
+        return scores.rank_users(self.mf.users(u)), scores.rank_items()
 
 
 class ARTStage(nn.Module):
@@ -100,6 +129,48 @@ class ARTStage(nn.Module):
     def forward(self, u, i, j):
         emb, present, glob = self.emb[u], self.present[u], self.global_emb[u]
         return self.art(emb, present, glob, i), self.art(emb, present, glob, j)
+
+    def vectors(self, u):
+        """User vectors of ``u`` and every item's vector, for ranking."""
+        user = self.art.user_vectors(self.emb[u], self.present[u], self.global_emb[u])
+        return self.art.scores.rank_users(user), self.art.scores.rank_items()
+
+
+class RankingValidation:
+    """NDCG@``k`` of a BPR stage's current vectors on validation pairs: every item
+    of the domain ranked for each validation user, its training items excluded.
+
+    ``module`` has ``vectors(users) -> (user_vectors, item_vectors)``; ``train``
+    and ``valid`` are (user codes, item codes) of one domain.
+    """
+
+    def __init__(self, module, train, valid, k=10, batch_size=1024):
+        self.module, self.k, self.batch_size = module, k, batch_size
+        u_val, i_val = valid
+        self.users, inverse = np.unique(u_val, return_inverse=True)
+        order = np.argsort(inverse, kind="stable")
+        bounds = np.searchsorted(inverse[order], np.arange(len(self.users) + 1))
+        self.truth = [
+            set(i_val[order[a:b]].tolist()) for a, b in zip(bounds, bounds[1:])
+        ]
+        u_tr, i_tr = train
+        pos = np.searchsorted(self.users, u_tr).clip(max=len(self.users) - 1)
+        mine = self.users[pos] == u_tr
+        frame = np.stack([pos[mine], i_tr[mine]])
+        frame = frame[:, np.lexsort(frame[::-1])]
+        cuts = np.searchsorted(frame[0], np.arange(len(self.users) + 1))
+        self.seen = [frame[1, a:b] for a, b in zip(cuts, cuts[1:])]
+
+    def __call__(self):
+        device = next(self.module.parameters()).device
+        with torch.no_grad():
+            users, items = self.module.vectors(
+                torch.as_tensor(self.users, device=device)
+            )
+            ranked, _ = top_k_items(
+                users.cpu(), items.cpu(), self.k, self.seen, self.batch_size
+            )
+        return ndcg_at_k(self.truth, ranked, min(self.k, ranked.shape[1]))
 
 
 class MaskedDomains(ArrayCollate):
@@ -136,12 +207,26 @@ class CATStage(nn.Module):
 
 def fit_stage(module, train, *, valid=None, collate, stage, seed, device, lr,
               max_epochs, batch_size, patience, criterion, callbacks=None,
-              verbose=0, drop_last=False):  # fmt: skip
+              verbose=0, drop_last=False, ranking=None):  # fmt: skip
     """Adam on ``module``; with ``valid``, early stopping on the validation loss
     (``patience`` epochs without an improvement of 1e-6), best epoch restored.
+    With ``ranking`` (a :class:`RankingValidation`), its NDCG is recorded as
+    ``valid_ndcg`` after every epoch and early stopping watches it instead.
 
     Returns the fitted skorch net.
     """
+    if valid is None:
+        stopping = None
+    elif ranking is None:
+        stopping = dict(
+            monitor="valid_loss", patience=patience, threshold=1e-6,
+            threshold_mode="abs", sink=_quiet,
+        )  # fmt: skip
+    else:
+        stopping = dict(
+            monitor="valid_ndcg", lower_is_better=False, patience=patience,
+            threshold=1e-6, threshold_mode="abs", sink=_quiet,
+        )  # fmt: skip
     net = make_net(
         module,
         stage=stage,
@@ -153,17 +238,12 @@ def fit_stage(module, train, *, valid=None, collate, stage, seed, device, lr,
         criterion=criterion,
         optimizer=torch.optim.Adam,
         valid=valid,
-        early_stopping=(
-            None
-            if valid is None
-            else dict(
-                monitor="valid_loss",
-                patience=patience,
-                threshold=1e-6,
-                threshold_mode="abs",
-                sink=_quiet,
-            )
-        ),  # fmt: skip
+        early_stopping=stopping,
+        stage_callbacks=(
+            []
+            if ranking is None
+            else [("valid_ndcg", EpochMetric("valid_ndcg", ranking))]
+        ),
         collate=collate,
         drop_last=drop_last,
         callbacks=callbacks,

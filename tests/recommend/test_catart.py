@@ -1,3 +1,4 @@
+import copy
 import io
 from unittest import mock
 
@@ -9,7 +10,7 @@ import torch
 
 from sklearn_suite.datasets import make_cross_domain_interactions
 from sklearn_suite.metrics import ndcg_at_k, precision_at_k, recall_at_k
-from sklearn_suite.recommend import CATARTRecommender
+from sklearn_suite.recommend import CATARTRecommender, per_domain_metrics
 from sklearn_suite.recommend._modules import AttentiveTransfer, ContrastiveAutoencoder
 
 SMALL = dict(
@@ -224,3 +225,55 @@ def test_default_hold_out_keeps_every_item_and_domain(data, seed):
         assert set(items) <= set(est.items_[domain])
     assert set(X.user) <= set(est.users_)
     assert np.isfinite(est.predict(X)).all()
+
+
+def test_bpr_and_sampled_softmax_losses_agree_with_their_formulas():
+    from sklearn_suite.recommend._training import BPRLoss, SampledSoftmaxLoss
+
+    pos = torch.tensor([2.0, -1.0])
+    neg = torch.tensor([[1.0, 3.0, 0.0], [-2.0, -1.0, 0.5]])
+    p, n = pos.numpy(), neg.numpy()
+    bpr = np.mean(np.log1p(np.exp(n - p[:, None])))
+    assert BPRLoss()((pos, neg)).item() == pytest.approx(bpr, rel=1e-6)
+    assert BPRLoss()((pos, neg[:, 0])).item() == pytest.approx(
+        np.mean(np.log1p(np.exp(n[:, 0] - p))), rel=1e-6
+    )
+    logits = torch.cat([pos[:, None], neg], 1).numpy()
+    softmax = np.mean(np.log(np.exp(logits).sum(1)) - logits[:, 0])
+    assert SampledSoftmaxLoss()((pos, neg)).item() == pytest.approx(softmax, rel=1e-6)
+    penalty = torch.tensor(0.25)
+    assert SampledSoftmaxLoss()((pos, neg, penalty)).item() == pytest.approx(
+        softmax + 0.25, rel=1e-6
+    )
+
+
+def test_item_bias_and_several_negatives_keep_ranking_and_scoring_consistent(data):
+    model = CATARTRecommender(
+        **SMALL, loss="softmax", n_negatives=4, item_bias=True, random_state=0
+    ).fit(data.train, X_valid=data.valid)
+    bias = model.art_[1].scores.bias.weight
+    assert bias.shape == (len(model.items_[1]), 1) and bias.abs().sum() > 0
+    recs = model.recommend([0, 1, 2], 1, k=5)
+    rows = recs.assign(domain=1)[["user", "item", "domain"]]
+    np.testing.assert_allclose(model.predict(rows), recs["score"], rtol=1e-5)
+
+
+def test_ndcg_monitor_records_the_validation_ranking_of_each_stage(data):
+    from sklearn_suite.recommend._training import MFStage, RankingValidation
+
+    model = CATARTRecommender(**SMALL, monitor="ndcg", random_state=0)
+    model.fit(data.train, X_valid=data.valid)
+    for stage in ("mf", "art"):
+        for history in model.history_[stage].values():
+            curve = history[:, "valid_ndcg"]
+            assert len(curve) == len(history) and all(0 <= v <= 1 for v in curve)
+    # the monitor's NDCG is the full-ranking NDCG of the validation items
+    d = 2
+    train, valid = model._split_domain(model._codes, model._valid_codes, d)
+    ranking = RankingValidation(MFStage(model.mf_[d], 0.0), train, valid)
+    with_known = data.valid[data.valid.domain == d]
+    with_known = with_known[with_known.item.isin(model.items_[d])]
+    only_mf = copy.deepcopy(model).set_params(knowledge="none")
+    only_mf.art_[d] = only_mf._transfer_module(d)
+    expected = per_domain_metrics(only_mf, with_known)[d]["ndcg"]
+    assert ranking() == pytest.approx(expected, abs=1e-9)
