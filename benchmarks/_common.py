@@ -11,3 +11,46 @@ def summarise(values):
         "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
         "values": values.round(4).tolist(),
     }
+
+
+SVD_RANKS = (5, 10, 20, 50, 100)
+
+
+def puresvd_by_rank(train, valid, joint, score):
+    """``{rank: score(model, valid)}`` of PureSVD fit on ``train`` at each of
+    ``SVD_RANKS``; ``score`` returns ``{domain: {"ndcg10": ..., ...}}``."""
+    from sklearn_suite.recommend import PureSVDRecommender
+
+    return {
+        rank: score(
+            PureSVDRecommender(n_components=rank, joint=joint, random_state=0).fit(
+                train
+            ),
+            valid,
+        )
+        for rank in SVD_RANKS
+    }
+
+
+def best_rank(by_rank, domain):
+    """The rank with the best validation NDCG@10 in ``domain``."""
+    return max(SVD_RANKS, key=lambda r: by_rank[r][domain]["ndcg10"])
+
+
+def tuned_puresvd(train, valid, known, test, joint, score):
+    """PureSVD for each domain of ``test`` at the rank with the best validation
+    NDCG@10 there (fit on ``train``, scored on ``valid``), refit on ``known`` and
+    scored on the domain's ``test`` rows, with ``"rank"`` added."""
+    from sklearn_suite.recommend import PureSVDRecommender
+
+    by_rank = puresvd_by_rank(train, valid, joint, score)
+    out = {}
+    for domain in test.domain.unique():
+        key = str(domain)
+        rank = best_rank(by_rank, key)
+        model = PureSVDRecommender(n_components=rank, joint=joint, random_state=0)
+        out[key] = {
+            **score(model.fit(known), test[test.domain == domain])[key],
+            "rank": rank,
+        }
+    return out

@@ -36,14 +36,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from _common import summarise
+from _common import summarise, tuned_puresvd
 from sklearn.utils import check_random_state
 
 from sklearn_suite.datasets import make_cross_domain_interactions
 from sklearn_suite.recommend import (
     CATARTRecommender,
     PopularityRecommender,
-    PureSVDRecommender,
     per_domain_metrics,
 )
 
@@ -98,30 +97,14 @@ def run_seed(seed):
     return res
 
 
-SVD_RANKS = (5, 10, 20, 50, 100)
-
-
 def run_baselines(seed):
     """PureSVD per domain and jointly, each domain's rank chosen on validation."""
     data = make_cross_domain_interactions(n_users=3000, random_state=seed)
     known = pd.concat([data.train, data.valid], ignore_index=True)
-    res = {}
-    for arm, joint in (("puresvd", False), ("puresvd_joint", True)):
-        valid = {
-            rank: evaluate(
-                PureSVDRecommender(n_components=rank, joint=joint, random_state=0).fit(
-                    data.train
-                ),
-                data.valid,
-            )
-            for rank in SVD_RANKS
-        }
-        res[arm] = {}
-        for d in valid[SVD_RANKS[0]]:
-            rank = max(SVD_RANKS, key=lambda r: valid[r][d]["ndcg10"])
-            model = PureSVDRecommender(n_components=rank, joint=joint, random_state=0)
-            test = data.test[data.test.domain == int(d)]
-            res[arm][d] = {**evaluate(model.fit(known), test)[d], "rank": rank}
+    res = {
+        arm: tuned_puresvd(data.train, data.valid, known, data.test, joint, evaluate)
+        for arm, joint in (("puresvd", False), ("puresvd_joint", True))
+    }
     print(f"seed {seed}: " + ", ".join(
         f"{arm} " + "/".join(f"{r[d]['ndcg10']:.3f}" for d in sorted(r))
         for arm, r in res.items()

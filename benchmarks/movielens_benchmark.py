@@ -48,7 +48,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from _common import summarise
+from _common import SVD_RANKS, best_rank, puresvd_by_rank, summarise, tuned_puresvd
 from sklearn.utils import check_random_state
 
 from sklearn_suite.datasets import load_movielens_domains
@@ -63,7 +63,6 @@ from sklearn_suite.recommend import (
 
 RESULTS = Path(__file__).parent / "results"
 SEEDS = (0, 1, 2, 3, 4)
-SVD_RANKS = (5, 10, 20, 50, 100)
 # the paper's recipe: BPR with one negative, early stopping on the validation loss
 PAPER = dict(
     loss="bpr",
@@ -104,30 +103,14 @@ def known(data):
 
 
 # --------------------------------------------------------------------- select
-def best_svd_ranks(data, joint, domains=None):
-    """Per domain, the PureSVD rank with the best validation NDCG@10."""
-    valid = (
-        data.valid if domains is None else data.valid[data.valid.domain.isin(domains)]
-    )
-    train = (
-        data.train if domains is None else data.train[data.train.domain.isin(domains)]
-    )
-    scores = {}
-    for rank in SVD_RANKS:
-        model = PureSVDRecommender(n_components=rank, joint=joint, random_state=0)
-        scores[rank] = ndcg_hr(model.fit(train), valid)
-    chosen = {
-        d: max(SVD_RANKS, key=lambda r: scores[r][d]["ndcg10"])
-        for d in scores[SVD_RANKS[0]]
-    }
-    return chosen, {str(r): s for r, s in scores.items()}
-
-
 def run_select(data):
     out = {"svd": {}, "catart": {}}
     for joint in (False, True):
-        chosen, scores = best_svd_ranks(data, joint)
-        out["svd"]["joint" if joint else "single"] = {"chosen": chosen, "valid": scores}
+        by_rank = puresvd_by_rank(data.train, data.valid, joint, ndcg_hr)
+        out["svd"]["joint" if joint else "single"] = {
+            "chosen": {d: best_rank(by_rank, d) for d in by_rank[SVD_RANKS[0]]},
+            "valid": {str(r): s for r, s in by_rank.items()},
+        }
     for name, params in CANDIDATES.items():
         rows = []
         for seed in SEEDS[:3]:
@@ -151,16 +134,10 @@ def run_select(data):
 
 
 # --------------------------------------------------------------------- catart
-def svd_per_domain(data, train, test, joint, domains=None):
-    """PureSVD with each domain's validation-chosen rank, scored on ``test``."""
-    chosen, _ = best_svd_ranks(data, joint, domains)
-    out = {}
-    for d in test.domain.unique():
-        rank = chosen[d]
-        model = PureSVDRecommender(n_components=rank, joint=joint, random_state=0)
-        out[d] = ndcg_hr(model.fit(train), test[test.domain == d])[d]
-        out[d]["rank"] = rank
-    return out
+def svd_per_domain(data, known, test, joint):
+    """PureSVD with each domain's validation-chosen rank, refit on ``known`` and
+    scored on ``test``."""
+    return tuned_puresvd(data.train, data.valid, known, test, joint, ndcg_hr)
 
 
 def activity_buckets(models, data, test):

@@ -180,6 +180,25 @@ class EmbeddingRecommenderMixin:
     items.
     """
 
+    def _adopt_index(self, index):
+        """Keep a fitted :class:`InteractionIndex` and expose its ``users_``,
+        ``domains_`` and ``items_``."""
+        self._index = index
+        self.users_, self.domains_, self.items_ = (
+            index.users_, index.domains_, index.items_,
+        )  # fmt: skip
+
+    def _remember_known(self, codes):
+        """From the known (user, item, domain) codes: each user's seen items per
+        domain and each domain's items by interaction count (ties by code)."""
+        users, items, domains = codes
+        sizes = [len(self.items_[dom]) for dom in self.domains_]
+        self._seen = seen_lists(codes, len(self.users_), len(sizes))
+        self._popular = [
+            np.argsort(-np.bincount(items[domains == d], minlength=n), kind="stable")
+            for d, n in enumerate(sizes)
+        ]
+
     def _has_vector(self, user_codes, d):
         return user_codes >= 0
 

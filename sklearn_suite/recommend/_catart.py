@@ -30,7 +30,6 @@ from sklearn_suite.recommend._base import (
     NegativeSampler,
     check_interactions,
     check_users,
-    seen_lists,
 )
 from sklearn_suite.recommend._modules import (
     BPRMF,
@@ -106,11 +105,11 @@ class CATARTRecommender(
         concatenation baselines ``target + Linear(concat sources)`` and
         ``Linear(concat all domains)``.
     mf_max_epochs : int, default=100
-        Maximum epochs of each domain's MF (early stopping on validation loss).
+        Maximum epochs of each domain's MF (early stopping, see ``monitor``).
     cat_max_epochs : int, default=100
         Maximum epochs of CAT (early stopping on held-out users' loss).
     art_max_epochs : int, default=100
-        Maximum epochs of each domain's ART (early stopping on validation loss).
+        Maximum epochs of each domain's ART (early stopping, see ``monitor``).
     lr : float, default=1e-3
         Adam learning rate of every stage.
     batch_size : int, default=256
@@ -361,20 +360,12 @@ class CATARTRecommender(
             X, X_valid = X[~held].reset_index(drop=True), X[held]
         else:
             X_valid = check_interactions(X_valid, name="X_valid")
-        self.users_, self.domains_, self.items_ = (
-            index.users_, index.domains_, index.items_,
-        )  # fmt: skip
-        self._index = index
+        self._adopt_index(index)
         codes = index.encode(X)
         known = X_valid["domain"].isin(self.domains_)
         valid_codes = index.encode(X_valid[known])
         n_users, n_domains, dim = len(self.users_), len(self.domains_), self.n_factors
-        self._seen = seen_lists(seen_all, n_users, n_domains)
-        counts = [
-            np.bincount(seen_all[1][seen_all[2] == d], minlength=len(self.items_[dom]))
-            for d, dom in enumerate(self.domains_)
-        ]
-        self._popular = [np.argsort(-c, kind="stable") for c in counts]
+        self._remember_known(seen_all)
         self.history_ = {"mf": {}, "cat": None, "art": {}}
         self._seed = seed
         with torch_seeded(seed, self._device):

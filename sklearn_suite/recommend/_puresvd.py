@@ -16,7 +16,6 @@ from sklearn_suite.recommend._base import (
     EmbeddingRecommenderMixin,
     InteractionIndex,
     check_interactions,
-    seen_lists,
 )
 from sklearn_suite.recommend._protocols import FullRankingScoreMixin
 
@@ -115,18 +114,11 @@ class PureSVDRecommender(
         rng = check_random_state(self.random_state)
         index = InteractionIndex().fit(X)
         users, items, domains = index.encode(X)
-        self._index = index
-        self.users_, self.domains_, self.items_ = (
-            index.users_, index.domains_, index.items_,
-        )  # fmt: skip
+        self._adopt_index(index)
+        self._remember_known((users, items, domains))
         sizes = [len(index.items_[d]) for d in index.domains_]
         offsets = np.concatenate([[0], np.cumsum(sizes)])
         n_users = len(index.users_)
-        self._seen = seen_lists((users, items, domains), n_users, len(sizes))
-        self._popular = [
-            np.argsort(-np.bincount(items[domains == d], minlength=n), kind="stable")
-            for d, n in enumerate(sizes)
-        ]
         self._present = np.zeros((n_users, len(sizes)), dtype=bool)
         self._present[users, domains] = True
         if self.joint:

@@ -11,7 +11,6 @@ from sklearn_suite.recommend._base import (
     EmbeddingRecommenderMixin,
     InteractionIndex,
     check_interactions,
-    seen_lists,
 )
 from sklearn_suite.recommend._protocols import sampled_ranking_metrics
 
@@ -100,10 +99,7 @@ class SequentialRecommenderMixin(EmbeddingRecommenderMixin):
         (codes) and whether they exist."""
         X = check_sequences(X)
         index = InteractionIndex().fit(X)
-        self._index = index
-        self.users_, self.domains_, self.items_ = (
-            index.users_, index.domains_, index.items_,
-        )  # fmt: skip
+        self._adopt_index(index)
         n_users, n_domains = len(index.users_), len(index.domains_)
         users, items, domains = index.encode(X)
         store = SequenceStore(n_users, n_domains).add(
@@ -125,16 +121,7 @@ class SequentialRecommenderMixin(EmbeddingRecommenderMixin):
         if valid is not None:
             store.add(*valid)
         self._store = store
-        n_users, n_domains = len(self.users_), len(self.domains_)
-        codes = store.codes()
-        self._seen = seen_lists(codes, n_users, n_domains)
-        self._popular = [
-            np.argsort(
-                -np.bincount(codes[1][codes[2] == d], minlength=len(self.items_[dom])),
-                kind="stable",
-            )
-            for d, dom in enumerate(self.domains_)
-        ]
+        self._remember_known(store.codes())
 
     def _has_vector(self, user_codes, d):
         known = user_codes >= 0

@@ -3,6 +3,7 @@ sampled unseen negatives (CAT-ART's MF and ART), CAT's contrastive autoencoder,
 and step-based training on random user batches (the sequential models)."""
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 
@@ -15,7 +16,7 @@ from sklearn_suite.base import (
     make_net,
 )
 from sklearn_suite.metrics import ndcg_at_k
-from sklearn_suite.recommend._base import top_k_items
+from sklearn_suite.recommend._base import seen_lists, top_k_items
 
 __all__ = [
     "ARTStage",
@@ -146,20 +147,12 @@ class RankingValidation:
 
     def __init__(self, module, train, valid, k=10, batch_size=1024):
         self.module, self.k, self.batch_size = module, k, batch_size
-        u_val, i_val = valid
-        self.users, inverse = np.unique(u_val, return_inverse=True)
-        order = np.argsort(inverse, kind="stable")
-        bounds = np.searchsorted(inverse[order], np.arange(len(self.users) + 1))
-        self.truth = [
-            set(i_val[order[a:b]].tolist()) for a, b in zip(bounds, bounds[1:])
-        ]
-        u_tr, i_tr = train
-        pos = np.searchsorted(self.users, u_tr).clip(max=len(self.users) - 1)
-        mine = self.users[pos] == u_tr
-        frame = np.stack([pos[mine], i_tr[mine]])
-        frame = frame[:, np.lexsort(frame[::-1])]
-        cuts = np.searchsorted(frame[0], np.arange(len(self.users) + 1))
-        self.seen = [frame[1, a:b] for a, b in zip(cuts, cuts[1:])]
+        (u_tr, i_tr), (u_val, i_val) = train, valid
+        truth = pd.Series(i_val).groupby(u_val).agg(set)
+        self.users, self.truth = truth.index.to_numpy(), list(truth)
+        n_users = int(max(u_val.max(), u_tr.max(initial=0))) + 1
+        seen = seen_lists((u_tr, i_tr, np.zeros_like(u_tr)), n_users, 1)[0]
+        self.seen = [seen[u] for u in self.users]
 
     def __call__(self):
         device = next(self.module.parameters()).device
@@ -215,18 +208,14 @@ def fit_stage(module, train, *, valid=None, collate, stage, seed, device, lr,
 
     Returns the fitted skorch net.
     """
-    if valid is None:
-        stopping = None
-    elif ranking is None:
-        stopping = dict(
-            monitor="valid_loss", patience=patience, threshold=1e-6,
-            threshold_mode="abs", sink=_quiet,
-        )  # fmt: skip
-    else:
-        stopping = dict(
-            monitor="valid_ndcg", lower_is_better=False, patience=patience,
-            threshold=1e-6, threshold_mode="abs", sink=_quiet,
-        )  # fmt: skip
+    watch = (
+        dict(monitor="valid_loss")
+        if ranking is None
+        else dict(monitor="valid_ndcg", lower_is_better=False)
+    )
+    stopping = None if valid is None else dict(
+        **watch, patience=patience, threshold=1e-6, threshold_mode="abs", sink=_quiet
+    )  # fmt: skip
     net = make_net(
         module,
         stage=stage,
