@@ -67,12 +67,16 @@ class SequenceStore:
         return np.array([len(self.seqs[d][u]) for u in users], dtype=int)
 
     def padded(self, d, users, length, eos=None):
-        """Left-padded (n, length) matrix of the most recent items, ``eos`` last
-        when given."""
-        out = np.zeros((len(users), length), dtype=np.int64)
+        """Left-padded matrix of the most recent items, ``eos`` last when given:
+        at most ``length`` columns, fewer when every row is shorter (positions
+        count from the end and padding is masked, so the models' outputs do not
+        depend on the extra padding; short sequences then cost less)."""
         room = length - (eos is not None)
-        for row, u in enumerate(users):
-            seq = self.seqs[d][u][-room:] if room else self.seqs[d][u][:0]
+        seqs = [self.seqs[d][u][-room:] if room else self.seqs[d][u][:0] for u in users]
+        longest = max(map(len, seqs), default=0)
+        room = longest if eos is not None else max(longest, 1)  # never empty
+        out = np.zeros((len(users), room + (eos is not None)), dtype=np.int64)
+        for row, seq in enumerate(seqs):
             out[row, room - len(seq) : room] = seq
         if eos is not None:
             out[:, -1] = eos

@@ -31,19 +31,20 @@ def fitted(data):
 
 def _rows(frame, model, domain, max_len):
     """Encoder input (most recent items + EOS) of every user of ``frame``, keyed by
-    the tuple of item codes."""
+    the tuple of item codes without the padding (see :func:`_unpadded`)."""
     d = model.domains_.index(domain)
     eos = model.model_.eos(d)
     out = {}
     for user, items in frame[frame.domain == domain].groupby("user").item:
         codes = model.items_[domain].get_indexer(items.to_numpy()) + 1
         codes = codes[codes > 0]  # items unknown at fit never join a history
-        row = np.zeros(max_len, dtype=int)
-        row[-1] = eos
-        tail = codes[-(max_len - 1) :]
-        row[max_len - 1 - len(tail) : max_len - 1] = tail
-        out[tuple(row)] = user
+        out[(*codes[-(max_len - 1) :], eos)] = user
     return out
+
+
+def _unpadded(batch):
+    """Rows of a recorded encoder input without their left padding."""
+    return [tuple(int(c) for c in row if c) for row in batch]
 
 
 class EncoderInputs:
@@ -93,19 +94,35 @@ def test_gur_is_the_encoder_output_at_the_end_of_sequence(fitted):
         np.testing.assert_allclose(model.encode(seq, 1), hidden[:, -1], atol=1e-6)
 
 
+def test_batches_pad_to_their_longest_row_without_changing_outputs(fitted):
+    model = fitted.model_.eval()
+    lengths = fitted._store.lengths(1, range(len(fitted.users_)))
+    users = np.flatnonzero(lengths)[np.argsort(lengths[lengths > 0])[:4]]
+    seq = fitted._store.padded(1, users, fitted.max_len, model.eos(1))
+    assert seq.shape[1] == lengths[users].max() + 1 < fitted.max_len
+    assert (seq[:, 0] != 0).any()  # no column of padding only
+    full = torch.nn.functional.pad(seq, (fitted.max_len - seq.shape[1], 0))
+    with torch.no_grad():
+        torch.testing.assert_close(model.encode(seq, 1), model.encode(full, 1))
+        torch.testing.assert_close(
+            model.next_item_states(seq, seq[:, :-1], 1)[:, -1],
+            model.next_item_states(full, full[:, :-1], 1)[:, -1],
+        )
+
+
 def test_held_out_items_never_enter_the_encoder(data, monkeypatch):
     rec = EncoderInputs(monkeypatch)
     model = RecGURURecommender(**SMALL).fit(data.train, X_valid=data.valid)
     for domain in (0, 1):
         allowed = _rows(data.train, model, domain, SMALL["max_len"])
-        rows = [r for seq, d in rec.calls if d == domain for r in map(tuple, seq)]
+        rows = [r for seq, d in rec.calls if d == domain for r in _unpadded(seq)]
         assert rows and set(rows) <= set(allowed)  # training sequences only
     rec.calls.clear()
     model.score(data.test)
     history = pd.concat([data.train, data.valid])
     for domain in (0, 1):
         allowed = _rows(history, model, domain, SMALL["max_len"])
-        rows = {r for seq, d in rec.calls if d == domain for r in map(tuple, seq)}
+        rows = {r for seq, d in rec.calls if d == domain for r in _unpadded(seq)}
         assert rows and rows <= set(allowed)  # training + validation, no test item
         test = data.test[data.test.domain == domain].set_index("user").item
         for row in rows:
