@@ -31,8 +31,10 @@ Parts:
   SASRec-style, the single-domain autoencoder, RecGURU without the adversary and
   RecGURU, at the generator benchmark's budget and 3 seeds (``--recguru-seeds``):
   at RecGURU's default budget one fit took over 15 minutes here.
+- ``defaults``: SASRec-style and RecGURU at their own defaults, seed 0.
 
     python benchmarks/movielens_benchmark.py --parts catart,select,recguru
+    python benchmarks/movielens_benchmark.py --parts defaults  # ~15 minutes
     python benchmarks/movielens_benchmark.py --summarise
 
 Writes benchmarks/results/movielens.json and movielens.md (finished parts are
@@ -270,6 +272,27 @@ def run_recguru(data, seed):
     return res
 
 
+def run_recguru_defaults(data, seed=0):
+    """RecGURU and SASRec at their own defaults (one seed: a RecGURU fit takes
+    about 15 minutes here), beside the budget used for the seeds above."""
+    train, valid, test = (two_domains(f) for f in (data.train, data.valid, data.test))
+    target_test = test[test.domain == TARGET]
+    only = (train[train.domain == TARGET], valid[valid.domain == TARGET])
+    arms = {
+        "sasrec": (SASRecRecommender(random_state=seed), only),
+        "recguru": (
+            RecGURURecommender(target_domain=TARGET, random_state=seed),
+            (train, valid),
+        ),
+    }
+    res = {}
+    for arm, (model, (tr, va)) in arms.items():
+        t0 = time.perf_counter()
+        model.fit(tr, X_valid=va)
+        res[arm] = {**ndcg_hr(model, target_test), "seconds": time.perf_counter() - t0}
+    return res
+
+
 # ------------------------------------------------------------------- summary
 def table(per_seed, arms, domains, metric):
     lines = [
@@ -372,6 +395,28 @@ def write_summary(results):
                 f"{nd['mean']:.3f}±{nd['std']:.3f} | {sec:.0f} |"
             )
         lines.append("")
+        if "defaults" in results:
+            lines.append(
+                "At their own defaults (seed 0; `--parts defaults`): "
+                + ", ".join(
+                    f"{arm} NDCG@10 {r[TARGET]['ndcg10']:.3f}, HR@10 "
+                    f"{r[TARGET]['hr10']:.3f} ({r['seconds']:.0f} s)"
+                    for arm, r in results["defaults"].items()
+                )
+                + "."
+            )
+            lines.append("")
+        lines += [
+            "Why the sequence models lose here: a comedy user has "
+            "1.9 training items on average (see Data), so a next-item model has "
+            "almost no sequence to read, and RecGURU, like SASRec, encodes only "
+            "the target-domain sequence at prediction time: the user's drama "
+            "history (24 items on average) reaches a comedy recommendation only "
+            "through the shared encoder's weights, while joint PureSVD reads it "
+            "directly. Even comedy-only PureSVD, which sees the same two items, "
+            "beats every sequence model.",
+            "",
+        ]
     if "select" in results:
         sel = results["select"]
         lines += ["## Selection on the validation items (CAT-ART: 3 seeds)", ""]
@@ -412,7 +457,8 @@ def describe(data):
         for d, g in f.groupby("domain"):
             rows.append(
                 f"{name:5s} {d:7s} {len(g):6d} interactions, "
-                f"{g.user.nunique():4d} users, {g.item.nunique():4d} items"
+                f"{g.user.nunique():4d} users, {g.item.nunique():4d} items, "
+                f"{len(g) / g.user.nunique():5.1f} per user"
             )
     return "\n".join(rows)
 
@@ -431,6 +477,8 @@ def main():
         for part in args.parts.split(","):
             if part == "select":
                 out = run_select(data)
+            elif part == "defaults":
+                out = run_recguru_defaults(data)
             elif part == "catart":
                 out = [run_catart(data, seed) for seed in seeds]
             else:

@@ -20,6 +20,10 @@ separable the GURs are when nothing aligns them.
     python benchmarks/recguru_benchmark.py --worker 1/2
     python benchmarks/recguru_benchmark.py --summarise
 
+Scale (``--scale``): 50,000 users in each domain (half of domain 1's users also
+in domain 0; 3,000 and 2,000 items), RecGURU at its defaults, two torch threads
+(run it alone): generation, fit and top-10 seconds, peak memory.
+
 Writes benchmarks/results/recguru.json and recguru.md (partial results per unit
 in recguru.part.*.json, ignored by git).
 """
@@ -27,6 +31,7 @@ in recguru.part.*.json, ignored by git).
 import argparse
 import json
 import os
+import resource
 import time
 from pathlib import Path
 
@@ -44,6 +49,7 @@ from sklearn_suite.recommend import (
 )
 
 RESULTS = Path(__file__).parent / "results"
+SCALE = RESULTS / "recguru.part.scale.json"
 SEEDS = (0, 1, 2, 3, 4)
 OVERLAPS = (0.0, 0.1, 0.5)
 ARCH = dict(d_model=32, n_blocks=2, n_heads=1, d_ff=64, max_len=20, dropout=0.2)
@@ -122,6 +128,36 @@ def run_overlap(seed, overlap):
     return res
 
 
+def run_scale():
+    t0 = time.perf_counter()
+    data = make_cross_domain_sequences(
+        n_users=(50_000, 50_000), n_items=(3000, 2000), overlap=0.5, random_state=0
+    )
+    gen_seconds = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    model = RecGURURecommender(target_domain=1, random_state=0, verbose=1)
+    model.fit(data.train, X_valid=data.valid)
+    fit_seconds = time.perf_counter() - t0
+    users = sparse(data.test).user.to_numpy()
+    t0 = time.perf_counter()
+    model.recommend(users, 1, k=10)
+    rec_seconds = time.perf_counter() - t0
+    tune = model.history_["tune"]
+    return {
+        "n_users": [
+            int(data.train[data.train.domain == d].user.nunique()) for d in (0, 1)
+        ],
+        "n_interactions": int(len(data.train) + len(data.valid) + len(data.test)),
+        "generate_seconds": gen_seconds,
+        "fit_seconds": fit_seconds,
+        "recommend_users": int(len(users)),
+        "recommend_seconds": rec_seconds,
+        "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
+        "valid_hr": list(tune[:, "valid_hr"]),
+        "test": evaluate(model, data, 0),
+    }
+
+
 def units():
     out = [(seed, "single") for seed in SEEDS]
     out += [(seed, overlap) for seed in SEEDS for overlap in OVERLAPS]
@@ -132,9 +168,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--worker", default="0/1", help="i/n: run every n-th unit")
     parser.add_argument("--summarise", action="store_true")
+    parser.add_argument("--scale", action="store_true")
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
-    if not args.summarise:
+    if args.scale:  # alone on the machine, both cores
+        torch.set_num_threads(2)
+        SCALE.write_text(json.dumps(run_scale()))
+    elif not args.summarise:
         torch.set_num_threads(1)
         i, n = map(int, args.worker.split("/"))
         for seed, unit in units()[i::n]:
@@ -157,7 +197,12 @@ def summary_all():
         if path.exists():
             parts[(seed, unit)] = json.loads(path.read_text())
     seeds = sorted({s for s, u in parts if u == "single"})
-    if not seeds:
+    if not seeds:  # the seed runs are not here: keep their stored summary
+        result = json.loads((RESULTS / "recguru.json").read_text())
+        if SCALE.exists():
+            result["scale"] = json.loads(SCALE.read_text())
+            (RESULTS / "recguru.json").write_text(json.dumps(result, indent=1))
+        write_markdown(result)
         return
     summary = {}
     for overlap in OVERLAPS:
@@ -186,6 +231,8 @@ def summary_all():
                 "n_overlap_users"
             ]
     result = {"params": PARAMS, "sasrec": SASREC, "seeds": seeds, "summary": summary}
+    if SCALE.exists():
+        result["scale"] = json.loads(SCALE.read_text())
     (RESULTS / "recguru.json").write_text(json.dumps(result, indent=1))
     write_markdown(result)
     print((RESULTS / "recguru.md").read_text())
@@ -245,6 +292,24 @@ def write_markdown(result):
     lines += ["", "Fit seconds (one torch thread, mean): "]
     first = next(iter(result["summary"].values()))
     lines[-1] += ", ".join(f"{arm} {first[arm]['seconds']['mean']:.0f}" for arm in ARMS)
+    if result.get("scale"):
+        sc = result["scale"]
+        u = sc["test"]["uniform"]
+        lines += [
+            "",
+            "## Scale (two torch threads, alone; RecGURU at its defaults)",
+            "",
+            f"- {sc['n_users'][0]:,} + {sc['n_users'][1]:,} users, "
+            f"{sc['n_interactions']:,} interactions (generated in "
+            f"{sc['generate_seconds']:.0f} s)",
+            f"- fit {sc['fit_seconds']:.0f} s, peak RSS {sc['peak_rss_gb']:.2f} GB; "
+            "validation HR@10 by fine-tuning round: "
+            + ", ".join(f"{h:.3f}" for h in sc["valid_hr"]),
+            f"- test (domain 1, 199 uniform negatives): HR@10 {u['hr10']:.3f}, "
+            f"NDCG@10 {u['ndcg10']:.3f}",
+            f"- top-10 for all {sc['recommend_users']:,} test users of domain 1: "
+            f"{sc['recommend_seconds']:.1f} s",
+        ]
     (RESULTS / "recguru.md").write_text("\n".join(lines) + "\n")
 
 
