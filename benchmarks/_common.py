@@ -1,5 +1,7 @@
 """Helpers shared by the benchmark scripts."""
 
+import json
+
 import numpy as np
 
 
@@ -54,3 +56,14 @@ def tuned_puresvd(train, valid, known, test, joint, score):
             "rank": rank,
         }
     return out
+
+
+def with_stored_scale(summary_path, scale_path):
+    """The stored summary at ``summary_path`` with the scale run of
+    ``scale_path`` folded in when it exists (written back): for refreshing a
+    benchmark's scale row without rerunning its quality part."""
+    result = json.loads(summary_path.read_text())
+    if scale_path.exists():
+        result["scale"] = json.loads(scale_path.read_text())
+        summary_path.write_text(json.dumps(result, indent=1))
+    return result

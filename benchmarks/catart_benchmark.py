@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from _common import summarise, tuned_puresvd
+from _common import summarise, tuned_puresvd, with_stored_scale
 from sklearn.utils import check_random_state
 
 from sklearn_suite.datasets import make_cross_domain_interactions
@@ -123,7 +123,9 @@ def probe(model, g):
 
 
 # the defaults but for the epoch budget and the batch (1.8M interactions)
-SCALE_PARAMS = dict(mf_max_epochs=10, cat_max_epochs=10, art_max_epochs=10, batch_size=2048)
+SCALE_PARAMS = dict(
+    mf_max_epochs=10, cat_max_epochs=10, art_max_epochs=10, batch_size=2048
+)
 
 
 def run_scale():
@@ -183,11 +185,7 @@ def main():
         per_seed.update(json.loads(path.read_text()))
     scale_path = RESULTS / "catart.scale.json"
     if not per_seed:  # the quality runs are not here: keep their stored summary
-        result = json.loads((RESULTS / "catart.json").read_text())
-        if scale_path.exists():
-            result["scale"] = json.loads(scale_path.read_text())
-            (RESULTS / "catart.json").write_text(json.dumps(result, indent=1))
-        write_markdown(result)
+        write_markdown(with_stored_scale(RESULTS / "catart.json", scale_path))
         return
     arms = list(next(iter(per_seed.values())))
     summary = {}

@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from _common import summarise
+from _common import summarise, with_stored_scale
 
 from sklearn_suite.datasets import make_cross_domain_sequences
 from sklearn_suite.recommend import (
@@ -198,11 +198,7 @@ def summary_all():
             parts[(seed, unit)] = json.loads(path.read_text())
     seeds = sorted({s for s, u in parts if u == "single"})
     if not seeds:  # the seed runs are not here: keep their stored summary
-        result = json.loads((RESULTS / "recguru.json").read_text())
-        if SCALE.exists():
-            result["scale"] = json.loads(SCALE.read_text())
-            (RESULTS / "recguru.json").write_text(json.dumps(result, indent=1))
-        write_markdown(result)
+        write_markdown(with_stored_scale(RESULTS / "recguru.json", SCALE))
         return
     summary = {}
     for overlap in OVERLAPS:
