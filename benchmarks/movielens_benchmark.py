@@ -260,10 +260,7 @@ def run_recguru(data, seed):
         ),
         "recguru": (RecGURURecommender(**RECGURU, random_state=seed), (train, valid)),
     }
-    for arm, (model, (tr, va)) in arms.items():
-        t0 = time.perf_counter()
-        model.fit(tr, X_valid=va)
-        res[arm] = {**ndcg_hr(model, target_test), "seconds": time.perf_counter() - t0}
+    res.update(fit_sequence_arms(arms, target_test))
     print(
         f"seed {seed}: "
         + ", ".join(f"{arm} {r[TARGET]['ndcg10']:.3f}" for arm, r in res.items()),
@@ -285,6 +282,11 @@ def run_recguru_defaults(data, seed=0):
             (train, valid),
         ),
     }
+    return fit_sequence_arms(arms, target_test)
+
+
+def fit_sequence_arms(arms, target_test):
+    """Fit each ``arm: (model, (train, valid))``; its test metrics and seconds."""
     res = {}
     for arm, (model, (tr, va)) in arms.items():
         t0 = time.perf_counter()
