@@ -1,4 +1,4 @@
-"""Computation graphs (CGs) of any ``nn.Module``, by torch.fx tracing.
+"""Computation graphs (CGs) of any ``nn.Module``, recorded from one forward pass.
 
 A CG has one node per primitive operation (conv, batchnorm, relu, add, concat, ...),
 directed data-flow edges, and per-node features: the op label, the
@@ -8,14 +8,16 @@ Reshape-like nodes (flatten, view, getitem, dropout, ...) are pruned and their
 parents wired to their children, as in GENNAPE's TensorFlow pipeline.
 """
 
+import contextlib
 import math
-import operator
 import warnings
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import fx, nn
+from torch import nn
+from torch.overrides import TorchFunctionMode
+from torch.utils._pytree import tree_leaves, tree_map
 
 # GENNAPE's primitive-op vocabulary (31 labels, out-of-vocabulary first)
 VOCAB = (
@@ -33,8 +35,6 @@ MAX_CHANNELS = 512
 # kernel sizes 0..MAX_KERNEL get their own embedding row; 0 marks a linear layer
 MAX_KERNEL = 15
 PRUNED = "<pruned>"
-# shape queries (x.size(), x.shape, x.dim()) carry no data: pruned, and no edges
-SHAPE_QUERY = "<shape>"
 
 _MODULE_LABELS = [
     (nn.Linear, "matmul"),
@@ -54,9 +54,7 @@ _MODULE_LABELS = [
     ((nn.Flatten, nn.Unflatten, nn.Dropout, nn.Dropout2d, nn.AlphaDropout), PRUNED),
 ]
 _FUNCTION_LABELS = {
-    operator.add: "add", operator.iadd: "add", torch.add: "add",
-    operator.sub: "add", torch.sub: "add",
-    operator.mul: "mul", operator.imul: "mul", torch.mul: "mul",
+    torch.add: "add", torch.sub: "add", torch.mul: "mul",
     torch.cat: "concat", torch.concat: "concat",
     F.relu: "relu", torch.relu: "relu", F.relu6: "relu6",
     F.silu: "swish", F.hardswish: "swish",
@@ -65,16 +63,17 @@ _FUNCTION_LABELS = {
     F.max_pool2d: "maxpool", F.adaptive_max_pool2d: "maxpool",
     F.avg_pool2d: "avgpool", torch.mean: "mean", F.pad: "paddings",
     F.conv2d: "conv", F.linear: "matmul", F.batch_norm: "batchnorm",
-    torch.flatten: PRUNED, torch.reshape: PRUNED, operator.getitem: PRUNED,
-    getattr: "<shape>", F.dropout: PRUNED, torch.squeeze: PRUNED,
-    torch.unsqueeze: PRUNED,
+    torch.flatten: PRUNED, torch.reshape: PRUNED, F.dropout: PRUNED,
+    torch.squeeze: PRUNED, torch.unsqueeze: PRUNED,
 }  # fmt: skip
-_METHOD_LABELS = {  # "<shape>" is SHAPE_QUERY
-    "add": "add", "add_": "add", "sub": "add", "mul": "mul", "mul_": "mul",
+# tensor methods by name (x + y arrives as Tensor.add, x[i] as __getitem__)
+_METHOD_LABELS = {
+    "add": "add", "add_": "add", "__radd__": "add", "sub": "add", "sub_": "add",
+    "__rsub__": "add", "mul": "mul", "mul_": "mul", "__rmul__": "mul",
     "mean": "mean", "relu": "relu", "relu_": "relu", "sigmoid": "sigmoid",
     "tanh": "tanh", "view": PRUNED, "reshape": PRUNED, "flatten": PRUNED,
-    "size": "<shape>", "contiguous": PRUNED, "squeeze": PRUNED, "unsqueeze": PRUNED,
-    "dim": "<shape>",
+    "contiguous": PRUNED, "squeeze": PRUNED, "unsqueeze": PRUNED,
+    "__getitem__": PRUNED, "__get__": PRUNED,  # x.T, x.data
 }  # fmt: skip
 
 
@@ -82,68 +81,165 @@ class GraphConversionError(ValueError):
     """A module could not be turned into a computation graph."""
 
 
-class _ShapeRecorder(fx.Interpreter):
-    """Runs the traced graph once and stores every tensor result's shape in
-    ``node.meta["shape"]`` (lighter than ``ShapeProp``, which also records strides
-    and quantisation metadata, and needs no ``GraphModule`` code generation)."""
-
-    def run_node(self, node):
-        result = super().run_node(node)
-        if isinstance(result, torch.Tensor):
-            node.meta["shape"] = tuple(result.shape)
-        return result
-
-
 # tracing refuses networks whose activations for one input exceed this
 MAX_TRACE_BYTES = 2 * 1024**3
-
-
-# inputs above this many values are shape-propagated with fake tensors first
+# inputs above this many values are traced with fake tensors (shapes only)
 REAL_TRACE_VALUES = 2**20
+# reading a tensor's values in forward means the graph depends on the input
+_VALUE_READS = {
+    torch.Tensor.__bool__, torch.Tensor.item, torch.Tensor.tolist,
+    torch.Tensor.__int__, torch.Tensor.__float__,
+}  # fmt: skip
 
 
-def _propagate_shapes(module, graph, input_shape):
-    """Every node's output shape for one input. Small inputs run for real (no
-    grad; fast). Large ones run first with fake tensors, which compute shapes
-    without computing or allocating anything, so that a network too large to
-    trace is refused before it runs (:func:`_check_activation_memory`)."""
-    if math.prod(input_shape) > REAL_TRACE_VALUES:
-        from torch._subclasses.fake_tensor import FakeTensorMode
-
-        try:
-            with torch.no_grad(), FakeTensorMode(allow_non_fake_inputs=True):
-                _ShapeRecorder(module, graph=graph).run(torch.zeros((1, *input_shape)))
-            return
-        except Exception as exc:  # an op without a fake implementation
-            raise GraphConversionError(
-                f"input_shape={input_shape} is too large to trace without first "
-                f"measuring it, and measuring failed: {type(exc).__name__}: {exc}"
-            ) from exc
-    with torch.no_grad():
-        _ShapeRecorder(module, graph=graph).run(torch.zeros((1, *input_shape)))
+class _DataDependent(Exception):
+    pass
 
 
-def _check_activation_memory(graph, input_shape, name):
-    """Refuse a network whose activations for one input would not fit in memory
-    (the graph's shapes are known without running it)."""
-    total = 4 * sum(
-        math.prod(node.meta["shape"]) for node in graph.nodes if "shape" in node.meta
+class _Op:
+    """One recorded call: its label, the ops that produced its tensor inputs, the
+    shapes it read and wrote, and ``(k1, k2, has_bias, groups)`` when weighted."""
+
+    __slots__ = ("label", "parents", "in_shape", "out_shape", "weight", "source")
+
+    def __init__(self, label, parents, in_shape, out_shape, weight, source):
+        self.label, self.parents, self.weight = label, parents, weight
+        self.in_shape, self.out_shape, self.source = in_shape, out_shape, source
+
+
+def _tensors(value):
+    return [t for t in tree_leaves(value) if isinstance(t, torch.Tensor)]
+
+
+def _fresh(out, inputs):
+    """``out`` with any tensor that is also an input replaced by a new view of it
+    (``nn.Identity``, in-place ops and no-op reshapes return their input): data
+    flow follows tensor identity, and the input must keep its own producer, as
+    a new node in a traced graph would."""
+    if not any(o is i for o in _tensors(out) for i in inputs):
+        return out
+    return tree_map(lambda t: t.view_as(t) if any(t is i for i in inputs) else t, out)
+
+
+def _is_leaf(module):
+    """torch.nn layers are leaves (as in torch.fx), and so is any module
+    named after a vocabulary word (``Zero``, ``Identity``), so NAS ``none`` ops
+    become ``zero`` nodes."""
+    if type(module).__name__.lower() in OP_INDEX:
+        return True
+    origin = type(module).__module__
+    return origin.startswith(("torch.nn", "torch.ao.nn")) and not isinstance(
+        module, nn.Sequential
     )
+
+
+class _Recorder(TorchFunctionMode):
+    """Records a forward pass as a list of ops in one run: torch functions and
+    tensor methods through this mode, leaf modules through global module hooks
+    (the calls inside a leaf are not recorded). Data flow follows tensor identity:
+    every recorded output tensor remembers the op that produced it."""
+
+    def __init__(self, leaves):
+        super().__init__()
+        self.leaves = leaves  # ids of the leaf modules
+        self.depth = 0  # > 0 inside a leaf module
+        self.ops = []
+        self.producer = {}  # id(tensor) -> _Op
+        self.alive = []  # keeps recorded tensors alive, so their ids stay unique
+
+    def add(self, label, inputs, outputs, weight=None, source=None):
+        parents = []
+        for t in inputs:
+            op = self.producer.get(id(t))
+            if op is not None and op not in parents:
+                parents.append(op)
+        shape = tuple(outputs[0].shape) if outputs else None
+        in_shape = tuple(inputs[0].shape) if inputs else shape
+        op = _Op(label, parents, in_shape, shape, weight, source)
+        self.ops.append(op)
+        for t in outputs:
+            self.producer[id(t)] = op
+        self.alive.append(outputs)
+        return op
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if self.depth == 0 and func in _VALUE_READS:
+            raise _DataDependent(getattr(func, "__name__", str(func)))
+        out = func(*args, **kwargs)
+        if self.depth == 0:
+            inputs = _tensors((args, kwargs))
+            out = _fresh(out, inputs)
+            outputs = _tensors(out)
+            if outputs:
+                label = _function_label(func, args, kwargs)
+                weight = (
+                    _function_weight(func, args, kwargs)
+                    if label in WEIGHTED_OPS
+                    else None
+                )
+                self.add(label, inputs, outputs, weight, func)
+        return out
+
+    def pre_hook(self, module, args):
+        if self.depth or id(module) in self.leaves:
+            self.depth += 1
+
+    def post_hook(self, module, args, out):
+        if not self.depth:
+            return None
+        if self.depth == 1:  # leaving a leaf: record it
+            inputs = _tensors(args)
+            out = _fresh(out, inputs)  # (still inside, so not recorded as a call)
+            label = _module_label(module)
+            weight = _module_weight(module) if label in WEIGHTED_OPS else None
+            self.add(label, inputs, _tensors(out), weight, type(module))
+        self.depth -= 1
+        return out
+
+
+def _record(module, input_shape):
+    """The ops of one forward pass of ``module`` on a zero input. Large inputs run
+    with fake tensors, which compute shapes without computing or allocating
+    anything, so that a network too large to trace is refused before it runs
+    (:func:`_check_activation_memory`)."""
+    from torch.nn.modules.module import (
+        register_module_forward_hook,
+        register_module_forward_pre_hook,
+    )
+
+    recorder = _Recorder({id(m) for m in module.modules() if _is_leaf(m)})
+    hooks = [
+        register_module_forward_pre_hook(recorder.pre_hook),
+        register_module_forward_hook(recorder.post_hook),
+    ]
+    fake = math.prod(input_shape) > REAL_TRACE_VALUES
+    try:
+        with torch.no_grad(), contextlib.ExitStack() as stack:
+            if fake:
+                from torch._subclasses.fake_tensor import FakeTensorMode
+
+                stack.enter_context(FakeTensorMode(allow_non_fake_inputs=True))
+            x = torch.zeros((1, *input_shape))
+            recorder.add("input", [x], [x])
+            with recorder:
+                out = module(x)
+            recorder.add("output", _tensors(out), _tensors(out))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return recorder.ops
+
+
+def _check_activation_memory(ops, input_shape, name):
+    """Refuse a network whose activations for one input would not fit in memory
+    (the recorded shapes are known without running it)."""
+    total = 4 * sum(math.prod(op.out_shape) for op in ops if op.out_shape)
     if total > MAX_TRACE_BYTES:
         raise GraphConversionError(
             f"{name} at input_shape={input_shape} holds {total / 1024**3:.1f} GiB of "
             f"activations for one input, over the {MAX_TRACE_BYTES / 1024**3:.0f} "
             "GiB limit of tracing; pass a smaller input_shape."
-        )
-
-
-class _LeafTracer(fx.Tracer):
-    """torch.nn layers are leaves, and so is any module named after a vocabulary
-    word (``Zero``, ``Identity``), so NAS ``none`` ops become ``zero`` nodes."""
-
-    def is_leaf_module(self, module, qualname):
-        return type(module).__name__.lower() in OP_INDEX or super().is_leaf_module(
-            module, qualname
         )
 
 
@@ -164,30 +260,41 @@ def _module_label(module):
     return "<OOV>"
 
 
-def _label(node, modules):
-    if node.op == "placeholder":
-        return "input"
-    if node.op == "output":
-        return "output"
-    if node.op == "get_attr":
-        return PRUNED
-    if node.op == "call_module":
-        return _module_label(modules[node.target])
-    if node.op == "call_function":
-        if node.target is F.adaptive_avg_pool2d:
-            size = node.args[1] if len(node.args) > 1 else node.kwargs["output_size"]
-            return "mean" if size in (1, (1, 1)) else "avgpool"
-        if node.target is F.conv2d:
-            groups = node.kwargs.get(
-                "groups", node.args[6] if len(node.args) > 6 else 1
-            )
-            return "depthwise" if groups > 1 else "conv"
-        return _FUNCTION_LABELS.get(node.target, "<OOV>")
-    return _METHOD_LABELS.get(node.target, "<OOV>")
+def _function_label(func, args, kwargs):
+    if func is F.adaptive_avg_pool2d:
+        size = args[1] if len(args) > 1 else kwargs["output_size"]
+        return "mean" if size in (1, (1, 1)) else "avgpool"
+    if func is F.conv2d:
+        return "depthwise" if _conv_groups(args, kwargs) > 1 else "conv"
+    label = _FUNCTION_LABELS.get(func)
+    if label is None:  # a tensor method or attribute
+        label = _METHOD_LABELS.get(getattr(func, "__name__", None))
+    return label or "<OOV>"
 
 
-def _shape_of(node):
-    return node.meta.get("shape") if isinstance(node, fx.Node) else None
+def _conv_groups(args, kwargs):
+    return kwargs.get("groups", args[6] if len(args) > 6 else 1)
+
+
+def _module_weight(module):
+    """(k1, k2, has_bias, groups) of a weighted layer."""
+    if isinstance(module, nn.Linear):
+        return 0, 0, module.bias is not None, 1
+    k1, k2 = module.kernel_size
+    return k1, k2, module.bias is not None, module.groups
+
+
+def _function_weight(func, args, kwargs):
+    bias = args[2] if len(args) > 2 else kwargs.get("bias")
+    if func is F.linear:
+        return 0, 0, bias is not None, 1
+    weight_shape = args[1].shape
+    return (
+        weight_shape[2],
+        weight_shape[3],
+        bias is not None,
+        _conv_groups(args, kwargs),
+    )
 
 
 def _hwc(shape):
@@ -201,32 +308,12 @@ def _hwc(shape):
     return shape[2], shape[3], shape[1]
 
 
-def _weight_info(node, modules):
-    """(k1, k2, has_bias, groups) of a weighted node."""
-    if node.op == "call_module":
-        module = modules[node.target]
-        if isinstance(module, nn.Linear):
-            return 0, 0, module.bias is not None, 1
-        k1, k2 = module.kernel_size
-        return k1, k2, module.bias is not None, module.groups
-    weight_shape = _shape_of(node.args[1])
-    bias = node.args[2] if len(node.args) > 2 else node.kwargs.get("bias")
-    if node.target is F.linear:
-        return 0, 0, bias is not None, 1
-    groups = node.kwargs.get("groups", node.args[6] if len(node.args) > 6 else 1)
-    return weight_shape[2], weight_shape[3], bias is not None, groups
-
-
-def _tensor_parents(node):
-    parents = []
-    for arg in node.all_input_nodes:
-        if arg.op != "get_attr" and arg not in parents:
-            parents.append(arg)
-    return parents
-
-
 def to_graph(module, input_shape, oov_threshold=0.1):
     """Trace ``module`` into a computation graph.
+
+    One forward pass on a zero input (in eval mode, without gradients) records
+    every torch function, tensor method and ``torch.nn`` layer it calls, with
+    the shapes they read and write.
 
     Parameters
     ----------
@@ -249,8 +336,9 @@ def to_graph(module, input_shape, oov_threshold=0.1):
     Raises
     ------
     GraphConversionError
-        If the module cannot be traced or shape-propagated; the message names the
-        module class and the reason.
+        If the module's forward fails on the input, reads tensor values (control
+        flow that depends on the data), or needs too much memory; the message
+        names the module class and the reason.
     """
     if not isinstance(module, nn.Module):
         raise TypeError(
@@ -258,22 +346,19 @@ def to_graph(module, input_shape, oov_threshold=0.1):
         )
     input_shape = tuple(int(s) for s in input_shape)
     name = type(module).__name__
-    try:
-        graph = _LeafTracer().trace(module)
-    except Exception as exc:  # fx raises many types; report them uniformly
-        raise GraphConversionError(
-            f"cannot trace {name} with torch.fx: {type(exc).__name__}: {exc}. "
-            "Data-dependent control flow (if/for on tensor values) is not traceable."
-        ) from exc
     # eval mode so batchnorm neither needs a batch nor updates its statistics;
     # flipping the flags directly is much cheaper than the recursive .eval()
     training = [m for m in module.modules() if m.training]
     for m in training:
         m.training = False
     try:
-        _propagate_shapes(module, graph, input_shape)
-    except GraphConversionError:
-        raise
+        ops = _record(module, input_shape)
+    except _DataDependent as exc:
+        raise GraphConversionError(
+            f"cannot trace {name}: its forward reads tensor values ({exc}), so its "
+            "computation graph depends on the data. Data-dependent control flow "
+            "(if/for on tensor values) is not traceable."
+        ) from None
     except Exception as exc:
         raise GraphConversionError(
             f"cannot propagate an input of shape {input_shape} through {name}: "
@@ -282,59 +367,48 @@ def to_graph(module, input_shape, oov_threshold=0.1):
     finally:
         for m in training:
             m.training = True
-    _check_activation_memory(graph, input_shape, name)
-    modules = dict(module.named_modules())
-    return _build_data(graph, modules, input_shape, name, oov_threshold)
+    _check_activation_memory(ops, input_shape, name)
+    return _build_data(ops, name, oov_threshold)
 
 
-def _build_data(graph, modules, input_shape, name, oov_threshold):
+def _build_data(ops, name, oov_threshold):
     from torch_geometric.data import Data
 
     labels, kept_parents = {}, {}
-    for node in graph.nodes:
-        label = _label(node, modules)
-        if label == SHAPE_QUERY:
-            labels[node], kept_parents[node] = PRUNED, []
-            continue
-        # parents = nearest kept ancestors, looking through pruned nodes
+    for op in ops:
+        label = op.label
+        # parents = nearest kept ancestors, looking through pruned ops
         parents = []
-        for parent in _tensor_parents(node):
+        for parent in op.parents:
             for p in kept_parents[parent] if labels[parent] == PRUNED else [parent]:
                 if p not in parents:
                     parents.append(p)
         # add/mul/concat with a single tensor input (x + 1, cat([x])) are no-ops
         if label in ("add", "mul", "concat") and len(parents) < 2:
             label = PRUNED
-        labels[node], kept_parents[node] = label, parents
-    kept = [n for n in graph.nodes if labels[n] != PRUNED]
-    weighted = [n for n in kept if labels[n] in WEIGHTED_OPS]
-    order = weighted + [n for n in kept if labels[n] not in WEIGHTED_OPS]
-    index = {node: i for i, node in enumerate(order)}
+        labels[op], kept_parents[op] = label, parents
+    kept = [op for op in ops if labels[op] != PRUNED]
+    weighted = [op for op in kept if labels[op] in WEIGHTED_OPS]
+    order = weighted + [op for op in kept if labels[op] not in WEIGHTED_OPS]
+    index = {op: i for i, op in enumerate(order)}
 
     n = len(order)
-    x_op = np.array([OP_INDEX[labels[node]] for node in order], dtype=np.int64)
+    x_op = np.array([OP_INDEX[labels[op]] for op in order], dtype=np.int64)
     x_res = np.zeros((n, 6), dtype=np.float32)
     x_kernel = np.zeros((n, 2), dtype=np.int64)
     x_bias = np.zeros((n, 2), dtype=np.float32)
     x_groups = np.ones(n, dtype=np.int64)
     scale = np.array([MAX_HW, MAX_HW, MAX_HW, MAX_HW, MAX_CHANNELS, MAX_CHANNELS])
     edges = []
-    for i, node in enumerate(order):
-        parents = kept_parents[node]
-        edges += [(index[p], i) for p in parents]
-        if node.op == "placeholder":
-            in_shape = out_shape = (1, *input_shape)
-        else:
-            first_input = next((a for a in node.all_input_nodes if _shape_of(a)), None)
-            in_shape = _shape_of(first_input)
-            out_shape = _shape_of(node.args[0] if node.op == "output" else node)
-        hwc_in, hwc_out = _hwc(in_shape), _hwc(out_shape)
+    for i, op in enumerate(order):
+        edges += [(index[p], i) for p in kept_parents[op]]
+        hwc_in, hwc_out = _hwc(op.in_shape), _hwc(op.out_shape)
         hwc_in, hwc_out = hwc_in or hwc_out, hwc_out or hwc_in
         if hwc_in is not None:
             # (Hin, Hout, Win, Wout, Cin, Cout)
             x_res[i] = np.ravel(list(zip(hwc_in, hwc_out))) / scale
-        if labels[node] in WEIGHTED_OPS:
-            k1, k2, has_bias, groups = _weight_info(node, modules)
+        if labels[op] in WEIGHTED_OPS:
+            k1, k2, has_bias, groups = op.weight
             x_kernel[i] = k1, k2
             x_bias[i, int(has_bias)] = 1.0
             x_groups[i] = groups
@@ -348,7 +422,11 @@ def _build_data(graph, modules, input_shape, name, oov_threshold):
     oov = float(np.mean(x_op == 0)) if n else 0.0
     if oov > oov_threshold:
         unknown = sorted(
-            {str(node.target) for node in order if labels[node] == "<OOV>"}
+            {
+                getattr(op.source, "__name__", str(op.source))
+                for op in order
+                if labels[op] == "<OOV>"
+            }
         )
         warnings.warn(
             f"{oov:.0%} of the {n} nodes of {name} are out of vocabulary "

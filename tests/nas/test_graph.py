@@ -242,3 +242,42 @@ def test_tracing_leaves_train_mode_and_statistics_alone():
     assert net.training and not net.features[1].training
     for k, v in net.state_dict().items():
         assert torch.equal(v, before[k])
+
+
+class TwoSkips(nn.Module):
+    """Two identities of one tensor, summed; then an in-place add and relu."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.Identity(), nn.Identity()
+        self.conv = nn.Conv2d(2, 2, 1)
+
+    def forward(self, x):
+        y = self.a(x) + self.b(x)  # both return x itself
+        z = self.conv(x)
+        z += y  # in place: z now names the add
+        return torch.relu_(z) * x
+
+
+def test_aliased_and_in_place_tensors_keep_their_own_producers():
+    g = to_graph(TwoSkips(), (2, 4, 4))
+    ops = [op for op, _ in graph_summary(g)]
+    edges = {(ops[s], ops[d]) for s, d in g.edge_index.t().tolist()}
+    assert ops.count("identity") == 2 and ops.count("add") == 2
+    idx = {op: [i for i, o in enumerate(ops) if o == op] for op in set(ops)}
+    (inp,) = idx["input"]
+    parents = {
+        i: sorted(ops[s] for s, d in g.edge_index.t().tolist() if d == i)
+        for i in range(len(ops))
+    }
+    # each identity reads the input, the first add sums the two identities
+    assert all(parents[i] == ["input"] for i in idx["identity"])
+    assert sorted(parents[i] for i in idx["add"]) == [["add", "conv"], ["identity"] * 2]
+    # relu_ follows the in-place add; the final mul reads relu and the input
+    assert ("add", "relu") in edges and parents[idx["mul"][0]] == ["input", "relu"]
+
+
+def test_networks_too_large_to_trace_are_refused_before_running():
+    net = nn.Sequential(nn.Conv2d(3, 512, 3, padding=1), nn.ReLU())
+    with pytest.raises(GraphConversionError, match="GiB of activations"):
+        to_graph(net, (3, 1024, 1024))  # 4 GiB: measured with fake tensors
