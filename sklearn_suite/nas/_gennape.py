@@ -27,21 +27,29 @@ from sklearn_suite.base import (
     torch_seeded,
 )
 from sklearn_suite.nas._fcm import fcm_memberships, fuzzy_cmeans
+from sklearn_suite.nas._graph import GRAPH_FEATURES
 from sklearn_suite.nas._modules import GraphRegressor
 from sklearn_suite.nas._training import (
+    RANK_LOSSES,
     ContrastiveViews,
     GraphCollate,
+    GraphFeatureMixin,
     GraphInputMixin,
     NTXentLoss,
+    RegressionLoss,
     check_graphs,
+    check_groups,
     check_targets,
     graph_batches,
+    group_balanced_weights,
+    split_groups,
     split_rows,
     train_stage,
 )
 
 
 class GENNAPERegressor(
+    GraphFeatureMixin,
     GraphInputMixin,
     TorchEstimatorMixin,
     TransformerMixin,
@@ -68,6 +76,22 @@ class GENNAPERegressor(
     membership : {"soft", "hard"}, default="soft"
         ``"hard"`` routes each graph to its highest-membership head only (an
         ablation; GENNAPE is soft).
+    graph_features : {"family", "global", "none"}, default="family"
+        Join graph-level features (:data:`sklearn_suite.nas.GRAPH_FEATURES`: log
+        FLOPs, log parameters, weighted depth, log width) to the embedding every
+        head reads. ``"family"`` standardises them within each family -- the
+        ``groups`` of :meth:`fit` and :meth:`predict`; without groups the networks
+        of one call form one family -- so a head reads "more FLOPs than its
+        siblings", which transfers to unseen families, where absolute values mix
+        resolution and family; a prediction then depends on the other networks
+        of its family in the same call (a lone network gets the family mean).
+        ``"global"`` standardises with the training networks' statistics;
+        ``"none"`` is GENNAPE's heads on the embedding alone.
+    loss : {"mse", "pairwise", "listwise"}, default="mse"
+        Regression loss on the standardised targets: MSE, or MSE plus a ranking
+        term over each batch -- RankNet's pairwise cross-entropy (GENNAPE's
+        pairwise variant) or ListNet's listwise one. The ranking term needs
+        batches of two or more, so fine-tuning at batch size 1 is MSE alone.
     cl_max_epochs : int, default=50
         Contrastive pretraining epochs. 0 skips it; the encoder is then trained
         jointly with the head (the plain k-GNN regressor), which needs
@@ -88,7 +112,10 @@ class GENNAPERegressor(
         Graphs per batch (both stages).
     validation_fraction : float, default=0.1
         Share of the labelled networks held out to pick the best regression epoch
-        (0 keeps the last epoch).
+        (0 keeps the last epoch). With ``groups`` in :meth:`fit`, whole families
+        are held out instead (this share of the families, at least one), so the
+        epoch kept is the one that transfers best to a family the heads did not
+        see.
     finetune_max_epochs : int, default=100
         Epochs of :meth:`fine_tune`.
     finetune_lr : float, default=1e-4
@@ -123,6 +150,8 @@ class GENNAPERegressor(
         Mean of the training targets (the heads predict standardised targets).
     y_scale_ : float
         Standard deviation of the training targets.
+    features_mean_, features_scale_ : ndarray of shape (4,) or None
+        Standardisation of the graph-level features (None without them).
     encoder_frozen_ : bool
         True when the encoder was trained contrastively and frozen for the heads.
     history_ : dict of str to skorch.History
@@ -157,6 +186,8 @@ class GENNAPERegressor(
         n_clusters=4,
         fuzzifier=2.0,
         membership="soft",
+        graph_features="family",
+        loss="mse",
         cl_max_epochs=50,
         cl_temperature=0.1,
         cl_lr=1e-3,
@@ -181,6 +212,8 @@ class GENNAPERegressor(
         self.n_clusters = n_clusters
         self.fuzzifier = fuzzifier
         self.membership = membership
+        self.graph_features = graph_features
+        self.loss = loss
         self.cl_max_epochs = cl_max_epochs
         self.cl_temperature = cl_temperature
         self.cl_lr = cl_lr
@@ -207,6 +240,8 @@ class GENNAPERegressor(
         "n_clusters": [POSITIVE_INT],
         "fuzzifier": [Interval(Real, 1, np.inf, closed="neither")],
         "membership": [StrOptions({"soft", "hard"})],
+        "graph_features": [StrOptions({"family", "global", "none"})],
+        "loss": [StrOptions({"mse", *RANK_LOSSES})],
         "cl_max_epochs": [NON_NEGATIVE_INT],
         "cl_temperature": [POSITIVE],
         "cl_lr": [POSITIVE],
@@ -238,7 +273,11 @@ class GENNAPERegressor(
 
     def _rebuild_modules(self):
         """For :meth:`load`: the predictor's network, weights to be loaded."""
-        self.module_ = GraphRegressor(self.n_clusters, self.width, self.n_layers)
+        self.module_ = self._new_module()
+
+    def _new_module(self):
+        n_features = 0 if self.graph_features == "none" else len(GRAPH_FEATURES)
+        return GraphRegressor(self.n_clusters, self.width, self.n_layers, n_features)
 
     # -------------------------------------------------------------- embedding
     def _embed(self, graphs, device):
@@ -259,7 +298,7 @@ class GENNAPERegressor(
 
     # -------------------------------------------------------------------- fit
     @fit_method
-    def fit(self, X, y, X_unlabeled=None):
+    def fit(self, X, y, X_unlabeled=None, groups=None):
         """Pretrain the encoder contrastively, cluster, and train the heads.
 
         Parameters
@@ -272,6 +311,13 @@ class GENNAPERegressor(
         X_unlabeled : list of torch.nn.Module or Data, default=None
             Further networks used only by the contrastive stage (for the
             general-purpose predictor: the target families' networks).
+        groups : array-like of shape (n_networks,), default=None
+            Family label of every labelled network. Graph features are then
+            standardised per family (``graph_features="family"``), every
+            family weighs the same in the regression loss (rows are drawn in
+            inverse proportion to their family's size), so a large family does
+            not drown the others, and the validation split holds out whole
+            families.
 
         Returns
         -------
@@ -294,12 +340,14 @@ class GENNAPERegressor(
             )
         self.y_mean_ = float(y.mean())
         self.y_scale_ = float(y.std()) or 1.0
+        groups = None if groups is None else check_groups(groups, len(graphs))
+        self._fit_feature_scaling(graphs)
         target = ((y - self.y_mean_) / self.y_scale_).astype(np.float32)
         rng = check_random_state(self.random_state)
         seed = check_seed(rng)
         self.history_ = {}
         with torch_seeded(seed, device):
-            self.module_ = GraphRegressor(self.n_clusters, self.width, self.n_layers)
+            self.module_ = self._new_module()
             self.encoder_frozen_ = self.cl_max_epochs > 0
             self.cluster_centers_ = None
             if self.encoder_frozen_:
@@ -309,10 +357,15 @@ class GENNAPERegressor(
                     self.cluster_centers_, _ = fuzzy_cmeans(
                         Z, self.n_clusters, self.fuzzifier, random_state=rng
                     )
-            val, train = split_rows(len(graphs), self.validation_fraction, rng)
+            val, train = (
+                split_rows(len(graphs), self.validation_fraction, rng)
+                if groups is None
+                else split_groups(groups, self.validation_fraction, rng)
+            )
             self._train_regression(
                 graphs, target, train, val, self.max_epochs, self.lr, self.batch_size,
                 seed, device, "regression", train_encoder=not self.encoder_frozen_,
+                groups=groups,
             )  # fmt: skip
         self.module_.cpu()
         return self
@@ -341,22 +394,34 @@ class GENNAPERegressor(
         self.history_["contrastive"] = net.history
 
     def _train_regression(self, graphs, target, train, val, epochs, lr, batch_size,
-                          seed, device, stage, train_encoder):  # fmt: skip
+                          seed, device, stage, train_encoder,
+                          groups=None):  # fmt: skip
         """Train the heads (and the encoder with ``train_encoder``); keep the state
         of the epoch with the lowest validation loss when there is a validation
-        set. Memberships come from the embeddings before this stage (fixed)."""
+        set. Memberships come from the embeddings before this stage (fixed);
+        with ``groups``, families weigh the same."""
         Z = self._embed(graphs, device).numpy()
         U = self._memberships(Z).astype(np.float32)
+        extra = {"membership": U}
+        features = self._scaled_features(graphs, groups)
+        if features is not None:
+            extra["features"] = features
         if train_encoder:  # the whole predictor, on graph batches
 
             def rows(idx):
-                return ItemDataset([(graphs[i], U[i]) for i in idx], target[idx])
+                return ItemDataset(
+                    [(graphs[i], *(v[i] for v in extra.values())) for i in idx],
+                    target[idx],
+                )
 
-            module, collate = self.module_, GraphCollate(extra=("membership",))
+            module, collate = self.module_, GraphCollate(extra=tuple(extra))
         else:  # the heads alone, on the frozen encoder's embeddings
 
             def rows(idx):
-                return Dataset({"z": Z[idx], "membership": U[idx]}, target[idx])
+                return Dataset(
+                    {"z": Z[idx], **{k: v[idx] for k, v in extra.items()}},
+                    target[idx],
+                )
 
             module, collate = self.module_.heads, None
         net = train_stage(
@@ -370,6 +435,10 @@ class GENNAPERegressor(
             batch_size=batch_size,
             valid=rows(val) if len(val) else None,
             collate=collate,
+            criterion=RegressionLoss(self.loss),
+            sample_weight=None
+            if groups is None
+            else group_balanced_weights(groups[train]),
             callbacks=self.callbacks,
             verbose=self.verbose,
         )
@@ -407,12 +476,16 @@ class GENNAPERegressor(
         """
         return self._memberships(self.transform(X))
 
-    def predict(self, X):
+    def predict(self, X, groups=None):
         """Predicted performance, in the units of the training targets.
 
         Parameters
         ----------
         X : list of torch.nn.Module or torch_geometric.data.Data
+        groups : array-like of shape (n_networks,), default=None
+            Family labels: with ``graph_features="family"``, features are
+            standardised within each family of this call (None: ``X`` is one
+            family).
 
         Returns
         -------
@@ -422,13 +495,16 @@ class GENNAPERegressor(
         device = check_device(self.device)
         Z = self._embed(graphs, device)
         U = torch.tensor(self._memberships(Z.numpy()), dtype=torch.float32)
+        features = self._scaled_features(graphs, groups)
+        if features is not None:
+            features = torch.from_numpy(features).to(device)
         heads = self.module_.heads.to(device).eval()
         with torch.no_grad():
-            out = heads(Z.to(device), U.to(device)).cpu().numpy()
+            out = heads(Z.to(device), U.to(device), features).cpu().numpy()
         self.module_.cpu()
         return out.astype(np.float64) * self.y_scale_ + self.y_mean_
 
-    def fine_tune(self, X, y, train_encoder=False):
+    def fine_tune(self, X, y, train_encoder=False, restandardise=False):
         """Return a copy fine-tuned on a few labelled networks of a new family.
 
         The copy's heads (and its encoder with ``train_encoder=True``) train for
@@ -443,6 +519,11 @@ class GENNAPERegressor(
         train_encoder : bool, default=False
             Also update the encoder (by default only the heads adapt, for every
             variant, so ablations fine-tune the same parameters).
+        restandardise : bool, default=False
+            Take the target mean and spread from ``y`` instead of the original
+            fit (as AIO-P's ``stand`` from the fine-tuning samples): for a model
+            pretrained on standardised accuracies, such as
+            :func:`~sklearn_suite.nas.pretrained_gennape`.
 
         Returns
         -------
@@ -454,7 +535,9 @@ class GENNAPERegressor(
         device = check_device(self.device)
         tuned = copy.deepcopy(self)
         tuned.history_ = dict(self.history_)
-        target = ((y - self.y_mean_) / self.y_scale_).astype(np.float32)
+        if restandardise:
+            tuned.y_mean_, tuned.y_scale_ = float(y.mean()), float(y.std()) or 1.0
+        target = ((y - tuned.y_mean_) / tuned.y_scale_).astype(np.float32)
         seed = check_seed(self.random_state)
         with torch_seeded(seed, device):
             tuned._train_regression(

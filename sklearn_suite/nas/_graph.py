@@ -496,6 +496,73 @@ def graph_flops(graph):
     return float(torch.round(macs).sum())
 
 
+def graph_params(graph):
+    """Parameters of a computation graph's layers.
+
+    Convolutions hold ``Cout * Cin / groups * k1 * k2`` weights, linear layers
+    ``Cin * Cout``, each plus ``Cout`` with a bias; batchnorm holds ``2 * C``
+    (affine). Equals ``sum(p.numel() for p in net.parameters())`` for networks made
+    of these layers. Returns a float.
+    """
+    res = graph.x_res.double()
+    c_in, c_out = res[:, 4] * MAX_CHANNELS, res[:, 5] * MAX_CHANNELS
+    w = graph.x_weighted
+    kernel = graph.x_kernel[w].double().clamp(min=1)
+    weights = c_out[w] * c_in[w] / graph.x_groups[w].double() * kernel.prod(1)
+    bias = c_out[w] * graph.x_bias[w, 1].double()
+    norm = 2 * c_out[graph.x_op == OP_INDEX["batchnorm"]]
+    return float(torch.round(weights.sum() + bias.sum() + norm.sum()))
+
+
+def graph_depth(graph):
+    """Weighted layers (conv, depthwise, linear) on the longest input-to-output
+    path of a computation graph. Returns an int."""
+    n = graph.num_nodes
+    src, dst = graph.edge_index.tolist()
+    children = [[] for _ in range(n)]
+    indegree = [0] * n
+    for s, d in zip(src, dst):
+        children[s].append(d)
+        indegree[d] += 1
+    weighted = graph.x_weighted.tolist()
+    depth = [int(w) for w in weighted]  # longest weighted path ending at a node
+    ready = [i for i in range(n) if indegree[i] == 0]
+    while ready:  # Kahn's topological order
+        node = ready.pop()
+        for child in children[node]:
+            depth[child] = max(depth[child], depth[node] + weighted[child])
+            indegree[child] -= 1
+            if indegree[child] == 0:
+                ready.append(child)
+    return max(depth, default=0)
+
+
+# what graph_features returns, in order
+GRAPH_FEATURES = ("log_flops", "log_params", "depth", "log_width")
+
+
+def graph_features(graph):
+    """Graph-level inputs of the predictors' heads: what the free signals know.
+
+    Returns
+    -------
+    features : ndarray of shape (4,)
+        ``log(1 + FLOPs)`` (:func:`graph_flops`), ``log(1 + parameters)``
+        (:func:`graph_params`), the weighted depth (:func:`graph_depth`) and
+        ``log`` of the widest node's channel count, in the order of
+        :data:`GRAPH_FEATURES`.
+    """
+    width = float(graph.x_res[:, 4:].max()) * MAX_CHANNELS
+    return np.array(
+        [
+            np.log1p(graph_flops(graph)),
+            np.log1p(graph_params(graph)),
+            graph_depth(graph),
+            np.log(max(width, 1.0)),
+        ]
+    )
+
+
 def graph_summary(graph):
     """The list of ``(op label, [child labels])`` of a graph, for reading and tests."""
     ops = [VOCAB[i] for i in graph.x_op.tolist()]

@@ -64,10 +64,11 @@ class CGEncoder(nn.Module):
         return global_mean_pool(self.node_layers(data)[-1], data.batch)
 
 
-def regression_head(width=32):
-    """GENNAPE's ``post_proj`` (Linear, Linear, ReLU, Linear, Linear) + Linear(w, 1)."""
+def regression_head(width=32, n_features=0):
+    """GENNAPE's ``post_proj`` (Linear, Linear, ReLU, Linear, Linear) + Linear(w, 1),
+    reading the graph embedding and ``n_features`` graph-level features."""
     return nn.Sequential(
-        nn.Linear(width, width),
+        nn.Linear(width + n_features, width),
         nn.Linear(width, width),
         nn.ReLU(),
         nn.Linear(width, width),
@@ -77,13 +78,18 @@ def regression_head(width=32):
 
 
 class FuzzyHeads(nn.Module):
-    """``n_heads`` regression heads combined by cluster membership."""
+    """``n_heads`` regression heads combined by cluster membership; each reads the
+    embedding joined to the (standardised) graph-level ``features``, if any."""
 
-    def __init__(self, n_heads, width=32):
+    def __init__(self, n_heads, width=32, n_features=0):
         super().__init__()
-        self.heads = nn.ModuleList(regression_head(width) for _ in range(n_heads))
+        self.heads = nn.ModuleList(
+            regression_head(width, n_features) for _ in range(n_heads)
+        )
 
-    def forward(self, z, membership):
+    def forward(self, z, membership, features=None):
+        if features is not None:
+            z = torch.cat([z, features], 1)
         outputs = torch.cat([head(z) for head in self.heads], 1)
         return (outputs * membership).sum(1)
 
@@ -91,16 +97,16 @@ class FuzzyHeads(nn.Module):
 class GraphRegressor(nn.Module):
     """Encoder + membership-weighted heads, trained as one module."""
 
-    def __init__(self, n_heads, width=32, n_layers=6):
+    def __init__(self, n_heads, width=32, n_layers=6, n_features=0):
         super().__init__()
         self.encoder = CGEncoder(width, n_layers)
-        self.heads = FuzzyHeads(n_heads, width)
+        self.heads = FuzzyHeads(n_heads, width, n_features)
         self.projection = nn.Sequential(
             nn.Linear(width, width), nn.ReLU(), nn.Linear(width, width)
         )
 
-    def forward(self, data, membership):
-        return self.heads(self.encoder(data), membership)
+    def forward(self, data, membership, features=None):
+        return self.heads(self.encoder(data), membership, features)
 
 
 class KAdapter(nn.Module):

@@ -162,6 +162,41 @@ class NTXentLoss(nn.Module):
         return nt_xent(*views, self.temperature)
 
 
+def pairwise_rank_loss(pred, target):
+    """RankNet: ``mean softplus(-(p_i - p_j))`` over the pairs with ``y_i > y_j``,
+    i.e. the cross-entropy of ``P(i beats j) = sigmoid(p_i - p_j)``; 0 without
+    such a pair."""
+    better = target[:, None] > target[None, :]
+    if not better.any():
+        return pred.sum() * 0.0
+    return F.softplus(pred[None, :] - pred[:, None])[better].mean()
+
+
+def listwise_rank_loss(pred, target):
+    """ListNet (top-one): cross-entropy between ``softmax(y)`` and
+    ``softmax(p)`` over the batch."""
+    return -(torch.softmax(target, 0) * torch.log_softmax(pred, 0)).sum()
+
+
+RANK_LOSSES = {"pairwise": pairwise_rank_loss, "listwise": listwise_rank_loss}
+
+
+class RegressionLoss(nn.Module):
+    """MSE on the standardised targets, plus a ranking term over the batch with
+    ``loss="pairwise"`` or ``"listwise"`` (the MSE keeps predictions in the
+    targets' units)."""
+
+    def __init__(self, loss="mse"):
+        super().__init__()
+        self.loss = loss
+
+    def forward(self, pred, target):
+        value = F.mse_loss(pred, target)
+        if self.loss != "mse":
+            value = value + RANK_LOSSES[self.loss](pred, target)
+        return value
+
+
 class GraphCollate:
     """``(graph or (graph, extra...), target)`` pairs -> a torch_geometric batch
     as ``X`` (or ``{"data": batch, name: stacked extra...}``) and the targets."""
@@ -193,6 +228,80 @@ class GraphInputMixin:
         return check_graphs(X, self.input_shape, n_jobs=self.n_jobs)
 
 
+def _spread(values):
+    """Column standard deviations, and which columns are constant (up to rounding:
+    the mean of identical floats can differ from them in the last bit)."""
+    spread = values.std(0)
+    constant = spread <= 1e-9 * (1 + np.abs(values).max(0))
+    return np.where(constant, 1.0, spread), constant
+
+
+def standardise(values):
+    """Columns to zero mean and unit spread; constant columns to zero."""
+    spread, constant = _spread(values)
+    out = (values - values.mean(0)) / spread
+    out[:, constant] = 0.0
+    return out
+
+
+class GraphFeatureMixin:
+    """Graph-level features (:func:`~sklearn_suite.nas.graph_features`) of the
+    heads: standardised within each family (``graph_features="family"``), or with
+    the training networks' mean and spread (``"global"``)."""
+
+    def _fit_feature_scaling(self, graphs):
+        self.features_mean_ = self.features_scale_ = None
+        if self.graph_features == "global":
+            values = _feature_matrix(graphs)
+            self.features_mean_ = values.mean(0)
+            self.features_scale_ = _spread(values)[0]
+
+    def _scaled_features(self, graphs, groups=None):
+        """(n, 4) float32 array, or None without graph features."""
+        if self.graph_features == "none":
+            return None
+        values = _feature_matrix(graphs)
+        if self.graph_features == "global":
+            return ((values - self.features_mean_) / self.features_scale_).astype(
+                np.float32
+            )
+        return family_standardised(values, groups).astype(np.float32)
+
+
+def family_standardised(values, groups=None):
+    """Rows of ``values`` standardised within each group (None: one group)."""
+    groups = check_groups(groups, len(values))
+    out = np.zeros_like(values)
+    for group in np.unique(groups):
+        out[groups == group] = standardise(values[groups == group])
+    return out
+
+
+def _feature_matrix(graphs):
+    from sklearn_suite.nas._graph import graph_features
+
+    return np.stack([graph_features(g) for g in graphs])
+
+
+def check_groups(groups, n):
+    """Family labels of ``n`` networks (None: one family)."""
+    if groups is None:
+        return np.zeros(n, dtype=int)
+    groups = np.asarray(groups)
+    if groups.shape != (n,):
+        raise ValueError(
+            f"groups must hold one family label per network: {n} networks, "
+            f"groups of shape {groups.shape}."
+        )
+    return groups
+
+
+def group_balanced_weights(groups):
+    """Sampling weights under which every family weighs the same."""
+    _, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
+    return 1.0 / counts[inverse]
+
+
 def graph_batches(graphs, device, batch_size=256):
     """torch_geometric batches of ``graphs`` on ``device``, in order (inference)."""
     from torch_geometric.data import Batch
@@ -202,14 +311,26 @@ def graph_batches(graphs, device, batch_size=256):
 
 
 def train_stage(module, train, *, stage, seed, device, lr, max_epochs, batch_size,
-                valid=None, collate=None, criterion=nn.MSELoss, callbacks=None,
-                verbose=0, grad_clip=5.0, drop_last=False):  # fmt: skip
+                valid=None, collate=None, criterion=RegressionLoss, callbacks=None,
+                verbose=0, grad_clip=5.0, drop_last=False,
+                sample_weight=None):  # fmt: skip
     """Train ``module`` with Adam on ``train`` (a torch Dataset or ``(X, y)``);
     with ``valid`` (a Dataset), keep the epoch of lowest validation loss (the
-    training does not stop early).
+    training does not stop early). With ``sample_weight``, each epoch draws as
+    many rows as ``train`` holds, with replacement, in proportion to the weights.
 
     Returns the fitted skorch net.
     """
+    sampling = {}
+    if sample_weight is not None:
+        sampling = dict(
+            shuffle=False,
+            iterator_train__sampler=torch.utils.data.WeightedRandomSampler(
+                torch.as_tensor(sample_weight, dtype=torch.double),
+                len(sample_weight),
+                generator=torch.Generator().manual_seed(seed),
+            ),
+        )
     net = make_net(
         module,
         stage=stage,
@@ -232,12 +353,26 @@ def train_stage(module, train, *, stage, seed, device, lr, max_epochs, batch_siz
         callbacks=callbacks,
         verbose=verbose,
         iterator_valid__batch_size=256,
+        **sampling,
     )
     if isinstance(train, torch.utils.data.Dataset):
         fit_net(net, train)
     else:
         fit_net(net, *train)
     return net
+
+
+def split_groups(groups, fraction, rng):
+    """A seeded (validation, training) split of row indices by whole groups: about
+    ``fraction`` of the groups, at least one when ``fraction > 0``, never all;
+    validating on unseen families selects for transfer to them."""
+    names = np.unique(groups)
+    n_val = min(
+        max(int(round(fraction * len(names))), int(fraction > 0)), len(names) - 1
+    )
+    held = rng.permutation(names)[:n_val]
+    is_val = np.isin(groups, held)
+    return np.flatnonzero(is_val), np.flatnonzero(~is_val)
 
 
 def split_rows(n, fraction, rng):

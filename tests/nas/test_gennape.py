@@ -192,3 +192,80 @@ def test_fit_and_predict_on_cuda_match_cpu_api(nas_data):
     assert pred.shape == (24,) and np.isfinite(pred).all()
     cpu = model.set_params(device="cpu").predict(graphs)
     np.testing.assert_allclose(cpu, pred, rtol=1e-4, atol=1e-4)
+
+
+def test_pairwise_and_listwise_losses_match_their_formulas():
+    from sklearn_suite.nas._training import (
+        RegressionLoss,
+        listwise_rank_loss,
+        pairwise_rank_loss,
+    )
+
+    p = torch.tensor([0.5, -1.0, 2.0])
+    y = torch.tensor([1.0, 0.0, 0.0])  # item 0 beats items 1 and 2; 1 and 2 tie
+    expected = (np.log1p(np.exp(-(0.5 + 1.0))) + np.log1p(np.exp(-(0.5 - 2.0)))) / 2
+    assert float(pairwise_rank_loss(p, y)) == pytest.approx(expected, rel=1e-6)
+    assert float(pairwise_rank_loss(p, torch.zeros(3))) == 0.0  # no ordered pair
+    q = np.exp(y.numpy()) / np.exp(y.numpy()).sum()
+    log_s = p.numpy() - np.log(np.exp(p.numpy()).sum())
+    assert float(listwise_rank_loss(p, y)) == pytest.approx(
+        -(q * log_s).sum(), rel=1e-6
+    )
+    mse = float(((p - y) ** 2).mean())
+    assert float(RegressionLoss("mse")(p, y)) == pytest.approx(mse)
+    assert float(RegressionLoss("pairwise")(p, y)) == pytest.approx(mse + expected)
+    # a correctly ordered prediction costs less than a reversed one
+    assert pairwise_rank_loss(y, y) < pairwise_rank_loss(-y, y)
+    assert listwise_rank_loss(3 * y, y) < listwise_rank_loss(-3 * y, y)
+
+
+@pytest.mark.parametrize("loss", ["pairwise", "listwise"])
+def test_ranking_losses_and_graph_features_train(nas_data, loss):
+    graphs, y = nas_data
+    model = GENNAPERegressor(n_clusters=2, loss=loss, **SMALL).fit(graphs, y)
+    assert model.features_mean_ is None  # "family": scaled per call
+    assert model.module_.heads.heads[0][0].in_features == 24 + 4
+    assert np.isfinite(model.predict(graphs)).all()
+    plain = GENNAPERegressor(n_clusters=2, graph_features="none", **SMALL).fit(
+        graphs, y
+    )
+    assert plain.features_mean_ is None
+    assert plain.module_.heads.heads[0][0].in_features == 24
+
+
+def test_fine_tune_can_take_the_target_scale_from_its_samples(nas_data):
+    graphs, y = nas_data
+    model = GENNAPERegressor(**SMALL).fit(graphs, (y - y.mean()) / y.std())
+    tuned = model.fine_tune(graphs[:6], 50 + y[:6], restandardise=True)
+    assert tuned.y_mean_ == pytest.approx(np.mean(50 + y[:6]))
+    assert tuned.y_scale_ == pytest.approx(np.std(y[:6]))
+    assert model.y_mean_ == pytest.approx(0.0, abs=1e-9)  # the original is unchanged
+
+
+def test_group_split_holds_out_whole_families():
+    from sklearn_suite.nas._training import group_balanced_weights, split_groups
+
+    groups = np.array(["a"] * 5 + ["b"] * 3 + ["c"] * 2)
+    val, train = split_groups(groups, 0.1, np.random.RandomState(0))
+    assert len(set(groups[val])) == 1 and not set(groups[val]) & set(groups[train])
+    assert sorted(np.concatenate([val, train])) == list(range(10))
+    val, _ = split_groups(groups, 0.9, np.random.RandomState(0))
+    assert len(set(groups[val])) == 2  # never every family
+    assert len(split_groups(groups, 0.0, np.random.RandomState(0))[0]) == 0
+    w = group_balanced_weights(groups)
+    assert [w[groups == g].sum() for g in "abc"] == pytest.approx([1, 1, 1])
+
+
+def test_groups_standardise_features_per_family(nas_data):
+    graphs, y = nas_data
+    groups = np.repeat(["cell201", "resnet", "inception"], 8)
+    model = GENNAPERegressor(**SMALL).fit(graphs, y, groups=groups)
+    features = model._scaled_features(graphs, groups)
+    for g in np.unique(groups):
+        block = features[groups == g]
+        np.testing.assert_allclose(block.mean(0), 0, atol=1e-5)
+    # one call's networks are one family unless groups say otherwise
+    alone = model._scaled_features(graphs[:8])
+    np.testing.assert_allclose(alone, features[:8], atol=1e-5)
+    with pytest.raises(ValueError, match="one family label per network"):
+        model.fit(graphs, y, groups=groups[:5])

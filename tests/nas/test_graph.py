@@ -1,4 +1,5 @@
 import networkx as nx
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -7,9 +8,13 @@ from torch import nn
 from sklearn_suite.datasets import build_network
 from sklearn_suite.datasets._nas_families import FAMILIES, sample_specs
 from sklearn_suite.nas import (
+    GRAPH_FEATURES,
     VOCAB,
     GraphConversionError,
+    graph_depth,
+    graph_features,
     graph_flops,
+    graph_params,
     graph_summary,
     to_graph,
     to_graphs,
@@ -281,3 +286,23 @@ def test_networks_too_large_to_trace_are_refused_before_running():
     net = nn.Sequential(nn.Conv2d(3, 512, 3, padding=1), nn.ReLU())
     with pytest.raises(GraphConversionError, match="GiB of activations"):
         to_graph(net, (3, 1024, 1024))  # 4 GiB: measured with fake tensors
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_graph_params_count_every_parameter(family):
+    for spec in sample_specs(family, 4, random_state=1):
+        net = build_network(spec)
+        expected = sum(p.numel() for p in net.parameters())
+        assert graph_params(to_graph(net, (1, 8, 8))) == expected
+
+
+def test_graph_features_of_a_known_network():
+    g = to_graph(_sequential(), (1, 16, 16))
+    flops = 16 * 16 * 8 * 1 * 9 + 8 * 8 * 16 * 8 * 9 + 16 * 10
+    params = (8 * 9 + 8) + 2 * 8 + 16 * 8 * 9 + (16 * 10 + 10)
+    np.testing.assert_allclose(
+        graph_features(g), [np.log1p(flops), np.log1p(params), 3, np.log(16)]
+    )
+    # the skip edge of a basic block does not shorten its two-conv depth
+    assert graph_depth(to_graph(BasicBlock(), (8, 16, 16))) == 2
+    assert GRAPH_FEATURES == ("log_flops", "log_params", "depth", "log_width")
