@@ -47,10 +47,13 @@ from sklearn_suite.nas import (
     PRETRAIN_PARAMS,
     GENNAPERegressor,
     family_graphs,
-    graph_features,
     pretraining_set,
 )
-from sklearn_suite.nas._training import family_standardised, group_balanced_weights
+from sklearn_suite.nas._training import (
+    family_standardised,
+    feature_matrix,
+    group_balanced_weights,
+)
 
 RESULTS = Path(__file__).parent / "results"
 TARGETS = ("mbconv", "resnet", "inception", "nb201")
@@ -95,11 +98,6 @@ def sources_of(target):
     return tuple(f for f in PRETRAIN_FAMILIES if f != target)
 
 
-def family_scaled(graphs, groups=None):
-    """The graph features as the predictor's heads read them."""
-    return family_standardised(np.stack([graph_features(g) for g in graphs]), groups)
-
-
 def evaluate(model, target, seed):
     g, y = target["graphs"], target["y"]
     out = {"zero_shot": spearman_score(y, model.predict(g))}
@@ -116,12 +114,14 @@ def evaluate(model, target, seed):
 def run(seeds, arms, params, quick):
     n_nb201 = 400 if quick else None
     targets = {t: load_target(t, quick) for t in TARGETS}
-    per_seed, free, sizes = [], {}, {}
+    sources = {t: pretraining_set(sources_of(t), n_nb201) for t in TARGETS}
+    sizes = {t: len(source[0]) for t, source in sources.items()}
+    per_seed, free = [], {}
     for name, target in targets.items():
-        graphs, y, groups = pretraining_set(sources_of(name), n_nb201)
-        sizes[name] = len(graphs)
+        graphs, y, groups = sources[name]
+        # the graph features as the predictor's heads read them
         ridge = Ridge(1.0).fit(
-            family_scaled(graphs, groups),
+            family_standardised(feature_matrix(graphs), groups),
             y,
             sample_weight=group_balanced_weights(groups),
         )
@@ -131,7 +131,8 @@ def run(seeds, arms, params, quick):
                 for b in BASELINES
             },
             "ridge_features": spearman_score(
-                target["y"], ridge.predict(family_scaled(target["graphs"]))
+                target["y"],
+                ridge.predict(family_standardised(feature_matrix(target["graphs"]))),
             ),
             "reliability": target["reliability"],
             "n": len(target["y"]),
@@ -140,7 +141,7 @@ def run(seeds, arms, params, quick):
         row = {}
         for arm in arms:
             for name, target in targets.items():
-                graphs, y, groups = pretraining_set(sources_of(name), n_nb201)
+                graphs, y, groups = sources[name]
                 t0 = time.perf_counter()
                 model = GENNAPERegressor(**params, **ARMS[arm], random_state=seed)
                 model.fit(graphs, y, groups=groups)

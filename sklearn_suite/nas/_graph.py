@@ -160,25 +160,19 @@ class _Recorder(TorchFunctionMode):
         for t in outputs:
             self.producer[id(t)] = op
         self.alive.append(outputs)
-        return op
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         if self.depth == 0 and func in _VALUE_READS:
             raise _DataDependent(getattr(func, "__name__", str(func)))
         out = func(*args, **kwargs)
-        if self.depth == 0:
-            inputs = _tensors((args, kwargs))
-            out = _fresh(out, inputs)
-            outputs = _tensors(out)
-            if outputs:
-                label = _function_label(func, args, kwargs)
-                weight = (
-                    _function_weight(func, args, kwargs)
-                    if label in WEIGHTED_OPS
-                    else None
-                )
-                self.add(label, inputs, outputs, weight, func)
+        if self.depth or not _tensors(out):  # inside a leaf, or a shape query
+            return out
+        inputs = _tensors((args, kwargs))
+        out = _fresh(out, inputs)
+        label = _function_label(func, args, kwargs)
+        weight = _function_weight(func, args, kwargs) if label in WEIGHTED_OPS else None
+        self.add(label, inputs, _tensors(out), weight, func)
         return out
 
     def pre_hook(self, module, args):
@@ -330,8 +324,9 @@ def to_graph(module, input_shape, oov_threshold=0.1):
     graph : torch_geometric.data.Data
         ``x_op`` (op index into :data:`VOCAB`), ``x_res`` (n, 6) resolutions divided
         by 256 (H, W) and 512 (C), ``x_kernel`` (n, 2), ``x_bias`` (n, 2) one-hot,
-        ``x_groups`` (n,), ``x_weighted`` (n,) bool with weighted nodes first, and
-        ``edge_index`` (2, E) of source -> target data flow.
+        ``x_groups`` (n,), ``x_weighted`` (n,) bool with weighted nodes first,
+        ``edge_index`` (2, E) of source -> target data flow, and ``features``
+        (1, 4): :func:`graph_features` of the graph.
 
     Raises
     ------
@@ -434,13 +429,16 @@ def _build_data(ops, name, oov_threshold):
             stacklevel=3,
         )
     edge_index = torch.tensor(edges, dtype=torch.long).reshape(-1, 2).t().contiguous()
-    return Data(
+    graph = Data(
         x_op=torch.from_numpy(x_op), x_res=torch.from_numpy(x_res),
         x_kernel=torch.from_numpy(x_kernel), x_bias=torch.from_numpy(x_bias),
         x_groups=torch.from_numpy(x_groups),
         x_weighted=torch.from_numpy(np.isin(x_op, [OP_INDEX[w] for w in WEIGHTED_OPS])),
         edge_index=edge_index, num_nodes=n, oov_rate=torch.tensor([oov]),
     )  # fmt: skip
+    # computed once here, so predicting on prebuilt graphs does not redo it
+    graph.features = torch.from_numpy(graph_features(graph))[None]
+    return graph
 
 
 def to_graphs(modules, input_shape, n_jobs=None):
@@ -487,13 +485,19 @@ def graph_flops(graph):
     ``Cin * Cout``; elementwise and pooling ops are not counted (as GENNAPE's CG
     FLOPs counter). Returns a float.
     """
-    res = graph.x_res[graph.x_weighted].double()
-    kernel = graph.x_kernel[graph.x_weighted].double().clamp(min=1)
-    groups = graph.x_groups[graph.x_weighted].double()
-    h_out, w_out = res[:, 1] * MAX_HW, res[:, 3] * MAX_HW
-    c_in, c_out = res[:, 4] * MAX_CHANNELS, res[:, 5] * MAX_CHANNELS
-    macs = h_out * w_out * c_out * c_in / groups * kernel[:, 0] * kernel[:, 1]
+    weights, res = _layer_weights(graph)
+    macs = weights * (res[:, 1] * MAX_HW) * (res[:, 3] * MAX_HW)  # x Hout x Wout
     return float(torch.round(macs).sum())
+
+
+def _layer_weights(graph):
+    """Weights of every weighted node (``Cout * Cin / groups * k1 * k2``, kernel 1x1
+    for linear layers) and those nodes' resolution rows, in float64 (exact)."""
+    w = graph.x_weighted
+    res = graph.x_res[w].double()
+    kernel = graph.x_kernel[w].double().clamp(min=1)
+    channels = res[:, 5] * MAX_CHANNELS * res[:, 4] * MAX_CHANNELS
+    return channels / graph.x_groups[w].double() * kernel.prod(1), res
 
 
 def graph_params(graph):
@@ -504,14 +508,10 @@ def graph_params(graph):
     (affine). Equals ``sum(p.numel() for p in net.parameters())`` for networks made
     of these layers. Returns a float.
     """
-    res = graph.x_res.double()
-    c_in, c_out = res[:, 4] * MAX_CHANNELS, res[:, 5] * MAX_CHANNELS
-    w = graph.x_weighted
-    kernel = graph.x_kernel[w].double().clamp(min=1)
-    weights = c_out[w] * c_in[w] / graph.x_groups[w].double() * kernel.prod(1)
-    bias = c_out[w] * graph.x_bias[w, 1].double()
-    norm = 2 * c_out[graph.x_op == OP_INDEX["batchnorm"]]
-    return float(torch.round(weights.sum() + bias.sum() + norm.sum()))
+    weights, res = _layer_weights(graph)
+    bias = res[:, 5] * MAX_CHANNELS * graph.x_bias[graph.x_weighted, 1].double()
+    norm = graph.x_res[graph.x_op == OP_INDEX["batchnorm"], 5].double() * MAX_CHANNELS
+    return float(torch.round(weights.sum() + bias.sum() + 2 * norm.sum()))
 
 
 def graph_depth(graph):

@@ -14,6 +14,8 @@ PRETRAIN_FAMILIES = ("nb201", "cell201", "mbconv", "resnet", "inception")
 # the pretrained predictor's budget (about 2.5 minutes on 2 cores for 16,625
 # networks; the contrastive epochs set the cost)
 PRETRAIN_PARAMS = dict(cl_max_epochs=3, max_epochs=30, batch_size=128)
+# bumped when the stored graphs change (2: graph-level features stored)
+_CACHE_FORMAT = 2
 _GRAPH_FIELDS = ("x_op", "x_res", "x_kernel", "x_bias", "x_groups", "x_weighted")
 
 
@@ -33,6 +35,7 @@ def _save_graphs(graphs, path):
     tensors = {f: torch.cat([getattr(g, f) for g in graphs]) for f in _GRAPH_FIELDS}
     tensors["edge_index"] = torch.cat([g.edge_index for g in graphs], 1)
     tensors["oov_rate"] = torch.cat([g.oov_rate for g in graphs])
+    tensors["features"] = torch.cat([g.features for g in graphs])
     tensors["n_nodes"] = torch.tensor([g.num_nodes for g in graphs])
     tensors["n_edges"] = torch.tensor([g.edge_index.shape[1] for g in graphs])
     save_file({k: v.contiguous() for k, v in tensors.items()}, str(path))
@@ -51,6 +54,7 @@ def _load_graphs(path):
             edge_index=t["edge_index"][:, edges[i] : edges[i + 1]],
             num_nodes=int(nodes[i + 1] - nodes[i]),
             oov_rate=t["oov_rate"][i : i + 1],
+            features=t["features"][i : i + 1],
         )
         for i in range(len(nodes) - 1)
     ]
@@ -93,7 +97,7 @@ def family_graphs(family, n=None, random_state=0, data_home=None, n_jobs=None):
         if family == "nb201"
         else load_digits_nas(families=[family])
     )
-    key = joblib.hash([family, [sorted(s.items()) for s in data.specs]])
+    key = joblib.hash([_CACHE_FORMAT, family, [sorted(s.items()) for s in data.specs]])
     path = _cache_dir(data_home) / f"graphs-{family}-{key}.safetensors"
     if path.exists():
         return _load_graphs(path), data.target

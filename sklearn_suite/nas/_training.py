@@ -252,7 +252,7 @@ class GraphFeatureMixin:
     def _fit_feature_scaling(self, graphs):
         self.features_mean_ = self.features_scale_ = None
         if self.graph_features == "global":
-            values = _feature_matrix(graphs)
+            values = feature_matrix(graphs)
             self.features_mean_ = values.mean(0)
             self.features_scale_ = _spread(values)[0]
 
@@ -260,7 +260,7 @@ class GraphFeatureMixin:
         """(n, 4) float32 array, or None without graph features."""
         if self.graph_features == "none":
             return None
-        values = _feature_matrix(graphs)
+        values = feature_matrix(graphs)
         if self.graph_features == "global":
             return ((values - self.features_mean_) / self.features_scale_).astype(
                 np.float32
@@ -277,10 +277,17 @@ def family_standardised(values, groups=None):
     return out
 
 
-def _feature_matrix(graphs):
+def feature_matrix(graphs):
+    """:func:`~sklearn_suite.nas.graph_features` of every graph, one row each (as
+    stored by ``to_graph``; computed for graphs made elsewhere)."""
     from sklearn_suite.nas._graph import graph_features
 
-    return np.stack([graph_features(g) for g in graphs])
+    return np.stack(
+        [
+            g.features[0].numpy() if "features" in g else graph_features(g)
+            for g in graphs
+        ]
+    )
 
 
 def check_groups(groups, n):

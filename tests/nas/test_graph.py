@@ -303,6 +303,8 @@ def test_graph_features_of_a_known_network():
     np.testing.assert_allclose(
         graph_features(g), [np.log1p(flops), np.log1p(params), 3, np.log(16)]
     )
+    # to_graph stores them, so predictors do not recompute them
+    np.testing.assert_array_equal(g.features[0].numpy(), graph_features(g))
     # the skip edge of a basic block does not shorten its two-conv depth
     assert graph_depth(to_graph(BasicBlock(), (8, 16, 16))) == 2
     assert GRAPH_FEATURES == ("log_flops", "log_params", "depth", "log_width")

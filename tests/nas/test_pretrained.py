@@ -15,7 +15,9 @@ def test_family_graphs_are_cached_and_read_back_identical(tmp_path):
     np.testing.assert_array_equal(y, y2)
     assert len(again) == len(graphs) == 150
     for a, b in zip(graphs, again):
-        for field in ("x_op", "x_res", "x_kernel", "x_bias", "x_groups", "edge_index"):
+        for field in (
+            "x_op", "x_res", "x_kernel", "x_bias", "x_groups", "edge_index", "features"
+        ):  # fmt: skip
             assert torch.equal(getattr(a, field), getattr(b, field))
         assert a.num_nodes == b.num_nodes
     _save_graphs(graphs[:3], tmp_path / "three.safetensors")
