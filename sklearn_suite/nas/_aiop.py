@@ -27,21 +27,25 @@ from sklearn_suite.base import (
     fit_method,
     torch_seeded,
 )
-from sklearn_suite.nas._graph import graph_flops
-from sklearn_suite.nas._modules import AdaptedRegressor, KAdapter
+from sklearn_suite.nas._graph import GRAPH_FEATURES, graph_flops
+from sklearn_suite.nas._modules import AdaptedRegressor
 from sklearn_suite.nas._training import (
     GraphCollate,
+    GraphFeatureMixin,
     GraphInputMixin,
     check_graphs,
+    check_groups,
     check_targets,
     graph_batches,
-    split_rows,
+    group_balanced_weights,
+    split_validation,
     train_stage,
 )
 
 TARGET_TRANSFORMS = ("none", "stand", "stand_flops")
 # AIO-P's ft_adapter 0..3
 FINETUNE_MODES = ("heads", "heads+base", "heads+base+adapters", "heads+adapters")
+PREDICT_BATCH = 256
 
 
 def flops_factor(flops, unit=1e9):
@@ -58,8 +62,8 @@ class AdapterView(nn.Module):
         self.model = model
         self.adapter = adapter
 
-    def forward(self, data):
-        return self.model(data, self.adapter)
+    def forward(self, data, features=None):
+        return self.model(data, self.adapter, features)
 
 
 class TargetScaler:
@@ -94,6 +98,7 @@ class TargetScaler:
 
 
 class AIOPRegressor(
+    GraphFeatureMixin,
     GraphInputMixin,
     TorchEstimatorMixin,
     TransformerMixin,
@@ -123,6 +128,14 @@ class AIOPRegressor(
         FLOPs unit of ``"stand_flops"`` (1e9: GFLOPs, as AIO-P). For networks of a
         few MFLOPs the factor is ~1 and ``"stand_flops"`` is ``"stand"``; 1e6 keeps
         the FLOPs term informative at that scale.
+    graph_features : {"family", "global", "none"}, default="family"
+        Join graph-level features (:data:`sklearn_suite.nas.GRAPH_FEATURES`: log
+        FLOPs, log parameters, weighted depth, log width) to the graph embeddings
+        every head reads (the base head and each adapter's head), as in
+        :class:`~sklearn_suite.GENNAPERegressor`: ``"family"`` standardises them
+        within each family (the ``groups`` of every call; without groups the
+        networks of one call form one family), ``"global"`` with the pretraining
+        networks' statistics; ``"none"`` is AIO-P's heads on the embeddings alone.
     max_epochs : int, default=40
         Pretraining epochs of the base.
     adapter_max_epochs : int, default=40
@@ -133,7 +146,8 @@ class AIOPRegressor(
         Graphs per batch in pretraining and infusion.
     validation_fraction : float, default=0.1
         Share held out to pick the best epoch in pretraining and infusion (0 keeps
-        the last epoch).
+        the last epoch). With ``groups`` of three or more families, whole
+        families are held out.
     finetune_mode : {"heads", "heads+base", "heads+base+adapters", \
             "heads+adapters"}, default="heads"
         Parameters :meth:`fine_tune` trains (AIO-P's ``ft_adapter`` 0-3): the
@@ -203,6 +217,7 @@ class AIOPRegressor(
         *,
         target_transform="stand_flops",
         flops_unit=1e9,
+        graph_features="family",
         max_epochs=40,
         adapter_max_epochs=40,
         lr=1e-3,
@@ -223,6 +238,7 @@ class AIOPRegressor(
     ):
         self.target_transform = target_transform
         self.flops_unit = flops_unit
+        self.graph_features = graph_features
         self.max_epochs = max_epochs
         self.adapter_max_epochs = adapter_max_epochs
         self.lr = lr
@@ -245,6 +261,7 @@ class AIOPRegressor(
     _parameter_constraints: dict = {
         "target_transform": [StrOptions(set(TARGET_TRANSFORMS))],
         "flops_unit": [POSITIVE],
+        "graph_features": [StrOptions({"family", "global", "none"})],
         "max_epochs": [POSITIVE_INT],
         "adapter_max_epochs": [POSITIVE_INT],
         "lr": [POSITIVE],
@@ -264,14 +281,19 @@ class AIOPRegressor(
     def _rebuild_modules(self):
         """For :meth:`load`: the base and one adapter per task, weights to be
         loaded."""
-        self.module_ = AdaptedRegressor(self.width, self.n_layers)
+        self.module_ = self._new_module()
         for _ in self.tasks_:
-            self.module_.adapters.append(KAdapter(self.width, self.n_layers))
+            self.module_.add_adapter()
 
-    def _labelled(self, X, y, flops, name="X"):
+    def _new_module(self):
+        n_features = 0 if self.graph_features == "none" else len(GRAPH_FEATURES)
+        return AdaptedRegressor(self.width, self.n_layers, n_features)
+
+    def _labelled(self, X, y, flops, groups, name="X"):
         graphs = check_graphs(X, self.input_shape, name, self.n_jobs)
         y = check_targets(y, len(graphs))
-        return graphs, y, self._flops(graphs, flops)
+        groups = None if groups is None else check_groups(groups, len(graphs))
+        return graphs, y, self._flops(graphs, flops), groups
 
     def _flops(self, graphs, flops):
         if flops is None:
@@ -296,16 +318,21 @@ class AIOPRegressor(
 
     # ---------------------------------------------------------------- training
     def _train(self, graphs, target, params, epochs, lr, batch_size, val_fraction,
-               seed, stage, adapter=None):  # fmt: skip
+               seed, stage, adapter=None, groups=None):  # fmt: skip
         """Adam on ``params`` only (everything else stays as it is); keep the epoch
-        with the lowest validation loss when there is a validation split."""
+        with the lowest validation loss when there is a validation split; with
+        ``groups``, families weigh the same."""
         device = check_device(self.device)
         model = self.module_
-        val, train = split_rows(len(graphs), val_fraction, np.random.RandomState(seed))
+        rng = np.random.RandomState(seed)
+        val, train = split_validation(len(graphs), val_fraction, rng, groups)
         target = np.asarray(target, dtype=np.float32)
+        features = self._scaled_features(graphs, groups)
 
         def rows(idx):
-            return ItemDataset([graphs[i] for i in idx], target[idx])
+            if features is None:
+                return ItemDataset([graphs[i] for i in idx], target[idx])
+            return ItemDataset([(graphs[i], features[i]) for i in idx], target[idx])
 
         # everything outside ``params`` is frozen (no gradients at all)
         trainable = {id(p) for p in params}
@@ -322,7 +349,10 @@ class AIOPRegressor(
                 max_epochs=epochs,
                 batch_size=batch_size,
                 valid=rows(val) if len(val) else None,
-                collate=GraphCollate(),
+                collate=GraphCollate(extra=() if features is None else ("features",)),
+                sample_weight=None
+                if groups is None
+                else group_balanced_weights(groups[train]),
                 callbacks=self.callbacks,
                 verbose=self.verbose,
             )
@@ -333,7 +363,7 @@ class AIOPRegressor(
         model.eval().cpu()
 
     @fit_method
-    def fit(self, X, y, flops=None):
+    def fit(self, X, y, flops=None, groups=None):
         """Pretrain the base predictor on one task (classification accuracy).
 
         Parameters
@@ -345,33 +375,39 @@ class AIOPRegressor(
         flops : array-like of shape (n_networks,), default=None
             FLOPs for ``"stand_flops"``; None counts them on the graphs
             (:func:`sklearn_suite.nas.graph_flops`).
+        groups : array-like of shape (n_networks,), default=None
+            Family label of every network: graph features are standardised per
+            family (``graph_features="family"``), every family weighs the same
+            in the loss, and with three or more families the validation split
+            holds out whole families.
 
         Returns
         -------
         self : AIOPRegressor
         """
         device = check_device(self.device)
-        graphs, y, flops = self._labelled(X, y, flops)
+        graphs, y, flops, groups = self._labelled(X, y, flops, groups)
         if len(graphs) < 2:
             raise ValueError("fit needs at least 2 labelled networks.")
         self._seed = check_seed(check_random_state(self.random_state))
         self.tasks_ = []
         self.history_ = {}
+        self._fit_feature_scaling(graphs)
         target = self._set_task("pretrain", y, flops)
         with torch_seeded(self._seed, device):
-            self.module_ = AdaptedRegressor(self.width, self.n_layers)
+            self.module_ = self._new_module()
             params = [
                 *self.module_.encoder.parameters(),
                 *self.module_.head.parameters(),
             ]
             self._train(
                 graphs, target, params, self.max_epochs, self.lr, self.batch_size,
-                self.validation_fraction, self._seed, "pretrain",
+                self.validation_fraction, self._seed, "pretrain", groups=groups,
             )  # fmt: skip
         return self
 
     @atomic
-    def infuse(self, X, y, task, flops=None):
+    def infuse(self, X, y, task, flops=None, groups=None):
         """Add one K-Adapter trained on another task's labels; the base is frozen.
 
         The adapter (a GNN reading the base's per-layer node states, with its own
@@ -387,6 +423,8 @@ class AIOPRegressor(
         task : str
             Name of the task (one adapter per task).
         flops : array-like of shape (n_networks,), default=None
+        groups : array-like of shape (n_networks,), default=None
+            Family labels, as in :meth:`fit`.
 
         Returns
         -------
@@ -398,20 +436,19 @@ class AIOPRegressor(
             raise ValueError(f"task must be a non-empty str; got {task!r}.")
         if task in self.tasks_:
             raise ValueError(f"task {task!r} already has an adapter: {self.tasks_}.")
-        graphs, y, flops = self._labelled(X, y, flops)
+        graphs, y, flops, groups = self._labelled(X, y, flops, groups)
         seed = self._seed + len(self.tasks_) + 1
         # new objects, so a failed or interrupted infusion leaves the model as it was
         self.module_ = copy.deepcopy(self.module_)
         self.tasks_, self.history_ = list(self.tasks_), dict(self.history_)
         target = self._set_task(task, y, flops)
         with torch_seeded(seed, device):
-            adapter = KAdapter(self.width, self.n_layers)
-            self.module_.adapters.append(adapter)
+            adapter = self.module_.add_adapter()
             self.tasks_.append(task)
             self._train(
                 graphs, target, list(adapter.parameters()), self.adapter_max_epochs,
                 self.lr, self.batch_size, self.validation_fraction, seed,
-                f"infuse:{task}", adapter=len(self.tasks_) - 1,
+                f"infuse:{task}", adapter=len(self.tasks_) - 1, groups=groups,
             )  # fmt: skip
         return self
 
@@ -428,7 +465,7 @@ class AIOPRegressor(
             params += [p for a in adapters for p in a.convs.parameters()]
         return params
 
-    def fine_tune(self, X, y, flops=None, mode=None):
+    def fine_tune(self, X, y, flops=None, mode=None, groups=None):
         """Return a copy fine-tuned on a few labelled networks of a downstream task.
 
         The copy's target statistics come from these samples only (AIO-P's k
@@ -444,6 +481,8 @@ class AIOPRegressor(
         flops : array-like of shape (n_networks,), default=None
         mode : str, default=None
             One of ``FINETUNE_MODES``; None uses ``finetune_mode``.
+        groups : array-like of shape (n_networks,), default=None
+            Family labels (None: ``X`` is one family).
 
         Returns
         -------
@@ -455,7 +494,7 @@ class AIOPRegressor(
         mode = self.finetune_mode if mode is None else mode
         if mode not in FINETUNE_MODES:
             raise ValueError(f"mode must be one of {FINETUNE_MODES}; got {mode!r}.")
-        graphs, y, flops = self._labelled(X, y, flops)
+        graphs, y, flops, groups = self._labelled(X, y, flops, groups)
         tuned = copy.deepcopy(self)
         tuned.history_ = dict(self.history_)
         target = tuned._set_task("fine-tuned", y, flops)
@@ -465,11 +504,12 @@ class AIOPRegressor(
                     graphs, target, tuned._finetune_params(mode),
                     self.finetune_max_epochs, self.finetune_lr,
                     self.finetune_batch_size, 0.0, self._seed, "fine_tune",
+                    groups=groups,
                 )  # fmt: skip
         return tuned
 
     # --------------------------------------------------------------- predict
-    def predict(self, X, flops=None):
+    def predict(self, X, flops=None, groups=None):
         """Predicted performance on ``task_``, in that task's units.
 
         Parameters
@@ -477,6 +517,10 @@ class AIOPRegressor(
         X : list of torch.nn.Module or torch_geometric.data.Data
         flops : array-like of shape (n_networks,), default=None
             Used by ``"stand_flops"``; None counts them on the graphs.
+        groups : array-like of shape (n_networks,), default=None
+            Family labels: with ``graph_features="family"``, features are
+            standardised within each family of this call (None: ``X`` is one
+            family).
 
         Returns
         -------
@@ -484,11 +528,21 @@ class AIOPRegressor(
         """
         graphs = self._check_fitted_graphs(X)
         flops = self._flops(graphs, flops)
+        features = self._scaled_features(graphs, groups)
         device = check_device(self.device)
         model = self.module_.to(device).eval()
+        z = []
         with torch.no_grad():
-            z = [model(batch).cpu() for batch in graph_batches(graphs, device)]
-            z = torch.cat(z)
+            for start, batch in zip(
+                range(0, len(graphs), PREDICT_BATCH),
+                graph_batches(graphs, device, PREDICT_BATCH),
+            ):
+                rows = None
+                if features is not None:
+                    rows = torch.from_numpy(features[start : start + PREDICT_BATCH])
+                    rows = rows.to(device)
+                z.append(model(batch, features=rows).cpu())
+        z = torch.cat(z)
         model.cpu()
         return self.scaler_.inverse_transform(z.numpy().astype(np.float64), flops)
 

@@ -42,8 +42,7 @@ from sklearn_suite.nas._training import (
     check_targets,
     graph_batches,
     group_balanced_weights,
-    split_groups,
-    split_rows,
+    split_validation,
     train_stage,
 )
 
@@ -112,10 +111,10 @@ class GENNAPERegressor(
         Graphs per batch (both stages).
     validation_fraction : float, default=0.1
         Share of the labelled networks held out to pick the best regression epoch
-        (0 keeps the last epoch). With ``groups`` in :meth:`fit`, whole families
-        are held out instead (this share of the families, at least one), so the
-        epoch kept is the one that transfers best to a family the heads did not
-        see.
+        (0 keeps the last epoch). With ``groups`` of three or more families in
+        :meth:`fit`, whole families are held out instead (this share of the
+        families, at least one), so the epoch kept is the one that transfers best
+        to a family the heads did not see.
     finetune_max_epochs : int, default=100
         Epochs of :meth:`fine_tune`.
     finetune_lr : float, default=1e-4
@@ -316,8 +315,8 @@ class GENNAPERegressor(
             standardised per family (``graph_features="family"``), every
             family weighs the same in the regression loss (rows are drawn in
             inverse proportion to their family's size), so a large family does
-            not drown the others, and the validation split holds out whole
-            families.
+            not drown the others, and with three or more families the
+            validation split holds out whole families.
 
         Returns
         -------
@@ -357,10 +356,8 @@ class GENNAPERegressor(
                     self.cluster_centers_, _ = fuzzy_cmeans(
                         Z, self.n_clusters, self.fuzzifier, random_state=rng
                     )
-            val, train = (
-                split_rows(len(graphs), self.validation_fraction, rng)
-                if groups is None
-                else split_groups(groups, self.validation_fraction, rng)
+            val, train = split_validation(
+                len(graphs), self.validation_fraction, rng, groups
             )
             self._train_regression(
                 graphs, target, train, val, self.max_epochs, self.lr, self.batch_size,

@@ -114,15 +114,18 @@ class KAdapter(nn.Module):
 
     Adapter layer ``i`` reads ``concat(base layer-i node states, previous adapter
     output)``; its first input is the base's raw node embedding. The adapter's
-    head reads ``concat(base graph embedding, adapter graph embedding)``.
+    head reads ``concat(base graph embedding, adapter graph embedding)`` and
+    ``n_features`` graph-level features, if any.
     """
 
-    def __init__(self, width=32, n_layers=6):
+    def __init__(self, width=32, n_layers=6, n_features=0):
         super().__init__()
         from torch_geometric.nn import GraphConv
 
         self.convs = nn.ModuleList(GraphConv(2 * width, width) for _ in range(n_layers))
-        self.head = nn.Sequential(nn.Linear(2 * width, width), *regression_head(width))
+        self.head = nn.Sequential(
+            nn.Linear(2 * width + n_features, width), *regression_head(width)
+        )
 
     def forward(self, base_states, edge_index, batch):
         """Graph embedding from the base's per-layer node states."""
@@ -135,26 +138,34 @@ class KAdapter(nn.Module):
 
 
 class AdaptedRegressor(nn.Module):
-    """A base CG regressor plus any number of K-Adapters whose predictions average."""
+    """A base CG regressor plus any number of K-Adapters whose predictions average;
+    every head also reads ``n_features`` graph-level features, if any."""
 
-    def __init__(self, width=32, n_layers=6):
+    def __init__(self, width=32, n_layers=6, n_features=0):
         super().__init__()
+        self.width, self.n_layers, self.n_features = width, n_layers, n_features
         self.encoder = CGEncoder(width, n_layers)
-        self.head = regression_head(width)
+        self.head = regression_head(width, n_features)
         self.adapters = nn.ModuleList()
 
-    def forward(self, data, adapter=None):
+    def add_adapter(self):
+        adapter = KAdapter(self.width, self.n_layers, self.n_features)
+        self.adapters.append(adapter)
+        return adapter
+
+    def forward(self, data, adapter=None, features=None):
         """Predictions of the base alone (no adapters), of one adapter (index
         ``adapter``, as while it is infused), or the mean over all adapters."""
         from torch_geometric.nn import global_mean_pool
 
         states = self.encoder.node_layers(data)
         base = global_mean_pool(states[-1], data.batch)
+        extra = [] if features is None else [features]
         if not len(self.adapters):
-            return self.head(base).squeeze(1)
+            return self.head(torch.cat([base, *extra], 1)).squeeze(1)
         chosen = self.adapters if adapter is None else [self.adapters[adapter]]
         preds = [
-            a.head(torch.cat([base, a(states, data.edge_index, data.batch)], 1))
+            a.head(torch.cat([base, a(states, data.edge_index, data.batch), *extra], 1))
             for a in chosen
         ]
         return torch.cat(preds, 1).mean(1)

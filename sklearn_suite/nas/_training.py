@@ -382,6 +382,15 @@ def split_groups(groups, fraction, rng):
     return np.flatnonzero(is_val), np.flatnonzero(~is_val)
 
 
+def split_validation(n, fraction, rng, groups=None):
+    """Validation and training rows: whole families held out when ``groups`` name
+    three or more (with two, holding one out would train on a single family),
+    otherwise rows."""
+    if groups is not None and len(np.unique(groups)) >= 3:
+        return split_groups(groups, fraction, rng)
+    return split_rows(n, fraction, rng)
+
+
 def split_rows(n, fraction, rng):
     """A seeded (validation, training) split of ``range(n)``; at least one row
     stays for training."""

@@ -77,8 +77,9 @@ def test_adapter_layers_read_the_base_layer_outputs(tasks, infused):
         conv.register_forward_hook(lambda mod, inp, out: seen.append((inp[0], out)))
         for conv in model.adapters[0].convs
     ]
+    features = torch.from_numpy(infused[1]._scaled_features(graphs[:4]))
     with torch.no_grad():
-        model(batch)
+        model(batch, features=features)
     for hook in hooks:
         hook.remove()
     assert len(seen) == 3
@@ -100,9 +101,16 @@ def test_predictions_average_the_adapters(tasks, infused):
     from torch_geometric.data import Batch
 
     batch = Batch.from_data_list(graphs)
+    features = torch.from_numpy(two._scaled_features(graphs))
     with torch.no_grad():
-        each = [two.module_(batch, adapter=k).numpy() for k in (0, 1)]
-        both = two.module_(batch).numpy()
+        each = [two.module_(batch, k, features).numpy() for k in (0, 1)]
+        both = two.module_(batch, features=features).numpy()
+    np.testing.assert_allclose(
+        both,
+        two.scaler_.transform(two.predict(graphs), two._flops(graphs, None)),
+        rtol=1e-4,
+        atol=1e-5,
+    )
     np.testing.assert_allclose(both, np.mean(each, axis=0), rtol=1e-5, atol=1e-6)
     assert two.tasks_ == ["seg", "reversed"] and model.tasks_ == ["seg"]
 
@@ -234,3 +242,30 @@ def test_fit_infuse_fine_tune_on_cuda(tasks):
     assert pred.shape == (len(graphs),) and np.isfinite(pred).all()
     cpu = tuned.set_params(device="cpu").predict(graphs)
     np.testing.assert_allclose(cpu, pred, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("graph_features, n_features", [("family", 4), ("none", 0)])
+def test_graph_features_reach_every_head(tasks, graph_features, n_features):
+    graphs, pretrain, pseudo, _ = tasks
+    params = {**SMALL, "max_epochs": 1, "adapter_max_epochs": 1}
+    model = AIOPRegressor(graph_features=graph_features, **params)
+    model.fit(graphs, pretrain).infuse(graphs, pseudo, "seg")
+    width = SMALL["width"]
+    assert model.module_.head[0].in_features == width + n_features
+    assert model.module_.adapters[0].head[0].in_features == 2 * width + n_features
+
+
+def test_family_features_standardise_within_each_family_of_a_call(tasks, infused):
+    graphs, pretrain, pseudo, _ = tasks
+    families = np.repeat(["cell201", "mbconv", "resnet"], 8)
+    model = AIOPRegressor(**SMALL).fit(graphs, pretrain, groups=families)
+    model.infuse(graphs, pseudo, "seg", groups=families)
+    together = model.predict(graphs, groups=families)
+    for family in np.unique(families):
+        rows = np.flatnonzero(families == family)
+        alone = model.predict([graphs[i] for i in rows])
+        np.testing.assert_allclose(together[rows], alone, rtol=1e-5, atol=1e-6)
+    # one call without groups standardises all the families together
+    assert not np.allclose(model.predict(graphs), together)
+    with pytest.raises(ValueError, match="one family label per network"):
+        model.fine_tune(graphs[:6], pretrain[:6], groups=families[:5])

@@ -256,6 +256,18 @@ def test_group_split_holds_out_whole_families():
     assert [w[groups == g].sum() for g in "abc"] == pytest.approx([1, 1, 1])
 
 
+def test_validation_holds_out_families_only_when_three_or_more():
+    from sklearn_suite.nas._training import split_validation
+
+    three = np.array(["a"] * 5 + ["b"] * 3 + ["c"] * 2)
+    val, train = split_validation(10, 0.3, np.random.RandomState(0), three)
+    assert not set(three[val]) & set(three[train])
+    # with two families, holding one out would train on the other alone
+    two = np.array(["a"] * 6 + ["b"] * 4)
+    val, train = split_validation(10, 0.3, np.random.RandomState(0), two)
+    assert len(val) == 3 and set(two[train]) == {"a", "b"}
+
+
 def test_groups_standardise_features_per_family(nas_data):
     graphs, y = nas_data
     groups = np.repeat(["cell201", "resnet", "inception"], 8)
