@@ -41,10 +41,15 @@ def pick(rows):
 # Pretrain on accuracy, infuse segmentation pseudo-labels
 # -------------------------------------------------------
 # ``infuse`` freezes the base and trains a parallel GNN whose every layer reads
-# the base's layer output.
+# the base's layer output. ``groups`` names each network's family: the heads'
+# graph-level features (log FLOPs, log parameters, depth, width) are standardised
+# within it, and both families weigh the same.
 model = AIOPRegressor(max_epochs=40, adapter_max_epochs=40, random_state=0)
-model.fit(pick(source), frame.accuracy.to_numpy()[source])
-model.infuse(pick(source), frame.seg_miou_pseudo.to_numpy()[source], task="seg")
+families = frame.family.to_numpy()[source]
+model.fit(pick(source), frame.accuracy.to_numpy()[source], groups=families)
+model.infuse(
+    pick(source), frame.seg_miou_pseudo.to_numpy()[source], task="seg", groups=families
+)
 
 # %%
 # Fine-tune on 20 ResNets' keypoint scores, rank the other 80

@@ -114,8 +114,13 @@ def load_digits_multitask(families=None):
     backbone, backbone and head fine-tuned together (the ground truth):
 
     - ``accuracy``: task 1, digit classification, percent (seed 0 of the NAS table);
-    - ``seg_miou``: task 2, ink segmentation from noisy input, mIoU in percent;
-    - ``kp_pck``: task 3, ink centroid and extreme points, PCK@1 pixel in percent;
+    - ``seg_miou``: task 2, ink segmentation from noisy input, mIoU in percent,
+      the mean of three fine-tuning runs ``seg_miou_0`` .. ``seg_miou_2`` (run 0
+      on the original backbone, runs 1 and 2 with other fine-tuning seeds on a
+      backbone retrained with the same recipe);
+    - ``kp_pck``: task 3, ink centroid and extreme points, PCK@1 pixel in percent
+      (Gaussian heatmaps regressed with MSE, read with a sharp soft-argmax), the
+      mean of three runs ``kp_pck_0`` .. ``kp_pck_2`` on the retrained backbone;
     - ``seg_miou_pseudo``: task 2's cheap label, one segmentation head shared by
       100 frozen backbones (swapped every 10 batches), adapted briefly to each
       frozen backbone and evaluated;

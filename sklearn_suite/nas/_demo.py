@@ -123,8 +123,13 @@ def run_aiop_demo(output_dir, *, preset="default", random_state=0, verbose=0):
         random_state=random_state,
         verbose=verbose,
         **epochs,
-    ).fit(pick(pre), acc[pre])
-    aiop.infuse(pick(pre), frame["seg_miou_pseudo"].to_numpy()[pre], task="seg")
+    ).fit(pick(pre), acc[pre], groups=data.family[pre])
+    aiop.infuse(
+        pick(pre),
+        frame["seg_miou_pseudo"].to_numpy()[pre],
+        task="seg",
+        groups=data.family[pre],
+    )
     plain = GENNAPERegressor(
         n_clusters=1, cl_max_epochs=0, random_state=random_state, **epochs
     ).fit(pick(pre), acc[pre])

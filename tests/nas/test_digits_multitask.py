@@ -48,6 +48,13 @@ def test_shipped_multitask_table():
     nas = load_digits_nas().frame.set_index(["family", "index"])
     seed0 = nas.loc[list(zip(frame.family, frame["index"])), "accuracy_seed0"]
     np.testing.assert_allclose(frame["accuracy"], seed0.to_numpy(), atol=1e-3)
+    # task labels are the mean of their three fine-tuning runs
+    for column in ("seg_miou", "kp_pck"):
+        runs = frame[[f"{column}_{run}" for run in range(3)]]
+        np.testing.assert_allclose(frame[column], runs.mean(1), rtol=1e-5)
+        assert runs.notna().all().all() and not runs[f"{column}_1"].equals(
+            runs[f"{column}_2"]
+        )
     # pseudo-labels are cheaper than ground truth and track it
     assert frame["pseudo_seconds"].mean() < frame["seg_seconds"].mean()
     assert frame[["seg_miou", "seg_miou_pseudo"]].corr(method="spearman").iloc[0, 1] > 0
