@@ -11,12 +11,23 @@ statistics) and the rest tested, 5 seeds:
 - ``kp@resnet``, ``kp@inception``: task 3 on unseen families;
 - ``seg@resnet``, ``seg@inception``: task 2 ground truth on unseen families.
 
-Arms: FLOPs and params (Spearman only); the plain CG predictor (k-GNN, i.e.
-``GENNAPERegressor(n_clusters=1, cl_max_epochs=0)``) pretrained on task 1 and fine-tuned
-(encoder + head) on the same 20 networks; AIO-P's base without adapters; AIO-P
-(K-Adapter, ``stand_flops``), zero-shot (weights untouched, statistics from the 20)
-and fine-tuned in each of the four modes; target-scaling ablations (none, stand,
-stand_flops with MFLOPs). MAE is in metric points (percent).
+Task labels are the mean of three fine-tuning runs; their agreement (mean
+pairwise Spearman between runs, and the Spearman-Brown reliability of the mean
+of three) is reported per target as the ceiling of any predictor.
+
+Free signals (Spearman on the test networks): FLOPs, parameters, synflow,
+jacov; the practitioner's 20-shot tool: a ridge regression on the four
+per-family standardised graph features, fit on the 20 labelled networks. Arms,
+zero-shot (weights untouched, statistics from the 20) and fine-tuned on the 20:
+
+- ``aiop``: AIO-P as the library ships it (K-Adapter, ``stand_flops``, graph
+  features standardised per family, families passed as ``groups``);
+- ``aiop_no_features``: the same with ``graph_features="none"`` (the paper's heads);
+- with ``--arms``: ``kgnn`` (the plain CG predictor, ``GENNAPERegressor(n_clusters=1,
+  cl_max_epochs=0)``, encoder + head fine-tuned), ``aiop_base`` (no adapter),
+  ``aiop_stand``, ``aiop_none``, ``aiop_mflops`` (target-scaling ablations).
+
+MAE is in metric points (percent).
 
     python benchmarks/aiop_benchmark.py --seeds 0,1,2 &    # one process per core
     python benchmarks/aiop_benchmark.py --seeds 3,4
@@ -35,11 +46,13 @@ from pathlib import Path
 import numpy as np
 import torch
 from _common import summarise
+from sklearn.linear_model import Ridge
 
 from sklearn_suite import AIOPRegressor, GENNAPERegressor
 from sklearn_suite.datasets import load_digits_multitask
 from sklearn_suite.metrics import kendall_score, spearman_score
-from sklearn_suite.nas import FINETUNE_MODES, to_graphs
+from sklearn_suite.nas import to_graphs
+from sklearn_suite.nas._training import family_standardised, feature_matrix
 
 RESULTS = Path(__file__).parent / "results"
 PRETRAIN_FAMILIES = ("cell201", "mbconv")
@@ -50,15 +63,19 @@ TARGETS = {
     "seg@resnet": ("seg_miou", ("resnet",)),
     "seg@inception": ("seg_miou", ("inception",)),
 }
+FREE_SIGNALS = ("flops", "params", "synflow", "jacov")
 K_SHOT = 20
 PARAMS = dict(max_epochs=40, adapter_max_epochs=40, lr=1e-3, finetune_max_epochs=100)
-# AIO-P variants: (constructor overrides, fine-tuning modes)
+# AIO-P variants: (constructor overrides, adapter infused, fine-tuning modes)
 AIOP_ARMS = {
-    "aiop": ({}, FINETUNE_MODES),
-    "aiop_stand": ({"target_transform": "stand"}, ("heads",)),
-    "aiop_none": ({"target_transform": "none"}, ("heads",)),
-    "aiop_mflops": ({"flops_unit": 1e6}, ("heads",)),
+    "aiop": ({}, True, ("heads", "heads+adapters")),
+    "aiop_no_features": ({"graph_features": "none"}, True, ("heads",)),
+    "aiop_base": ({}, False, ("heads+base",)),
+    "aiop_stand": ({"target_transform": "stand"}, True, ("heads",)),
+    "aiop_none": ({"target_transform": "none"}, True, ("heads",)),
+    "aiop_mflops": ({"flops_unit": 1e6}, True, ("heads",)),
 }
+DEFAULT_ARMS = ("aiop", "aiop_no_features")
 
 
 def metrics(y, pred):
@@ -87,78 +104,95 @@ def splits(frame, seed):
 
 
 def evaluate_targets(frame, graphs, split, zero_shot, fine_tuned):
-    """``zero_shot(ft_rows, y_ft) -> predictor``; ``fine_tuned`` maps a label to the
-    same kind of factory; each predictor is called on the test graphs."""
+    """``zero_shot(graphs, y, families) -> predict(graphs, families)`` made from the
+    20 fine-tuning networks; ``fine_tuned`` maps a label to the same kind of
+    factory; each predictor is scored on the test networks."""
     res = {}
+    family = frame["family"].to_numpy()
     for name, (column, _) in TARGETS.items():
         ft, test = split[name]
         y = frame[column].to_numpy()
         g_ft, g_test = [graphs[i] for i in ft], [graphs[i] for i in test]
-        res[name] = {"zero_shot": metrics(y[test], zero_shot(g_ft, y[ft])(g_test))}
-        for label, factory in fine_tuned.items():
-            res[name][label] = metrics(y[test], factory(g_ft, y[ft])(g_test))
+        res[name] = {}
+        for label, factory in {"zero_shot": zero_shot, **fine_tuned}.items():
+            predict = factory(g_ft, y[ft], family[ft])
+            res[name][label] = metrics(y[test], predict(g_test, family[test]))
     return res
 
 
-def run_seed(frame, graphs, seed):
-    split = splits(frame, seed)
-    pre = np.flatnonzero(frame["family"].isin(PRETRAIN_FAMILIES).to_numpy())
-    g_pre = [graphs[i] for i in pre]
-    acc, pseudo = (
-        frame["accuracy"].to_numpy()[pre],
-        frame["seg_miou_pseudo"].to_numpy()[pre],
-    )
-    out = {"baselines": {}}
+def free_signals(frame, graphs, split):
+    """Spearman of the free signals on the test networks, and the 20-shot ridge on
+    the per-family standardised graph features (its MAE too)."""
+    features = feature_matrix(graphs)
+    family = frame["family"].to_numpy()
+    out = {}
     for name, (column, _) in TARGETS.items():
-        test = split[name][1]
-        y = frame[column].to_numpy()[test]
-        out["baselines"][name] = {
-            b: {"spearman": spearman_score(y, frame[b].to_numpy()[test])}
-            for b in ("flops", "params")
+        ft, test = split[name]
+        y = frame[column].to_numpy()
+        out[name] = {
+            b: {"spearman": spearman_score(y[test], frame[b].to_numpy()[test])}
+            for b in FREE_SIGNALS
         }
+        ridge = Ridge(1.0).fit(family_standardised(features[ft], family[ft]), y[ft])
+        pred = ridge.predict(family_standardised(features[test], family[test]))
+        out[name]["ridge20"] = metrics(y[test], pred)
+    return out
 
-    t0 = time.perf_counter()
+
+def run_kgnn(frame, graphs, split, g_pre, acc, seed):
     kgnn = GENNAPERegressor(
         n_clusters=1, cl_max_epochs=0, max_epochs=PARAMS["max_epochs"], lr=PARAMS["lr"],
         finetune_max_epochs=PARAMS["finetune_max_epochs"], random_state=seed,
     ).fit(g_pre, acc)  # fmt: skip
-    out["kgnn"] = evaluate_targets(
-        frame, graphs, split,
-        lambda g, y: kgnn.predict,
-        {"ft20": lambda g, y: kgnn.fine_tune(g, y, train_encoder=True).predict},
-    )  # fmt: skip
-    out["kgnn"]["seconds"] = time.perf_counter() - t0
-    print(f"seed {seed} kgnn {out['kgnn']['seconds']:.0f}s", flush=True)
+
+    def tuned(g, y, fam):
+        return kgnn.fine_tune(g, y, train_encoder=True).predict
+
+    return evaluate_targets(
+        frame, graphs, split, lambda g, y, fam: kgnn.predict, {"ft20": tuned}
+    )
+
+
+def run_seed(frame, graphs, seed, arms):
+    split = splits(frame, seed)
+    pre = np.flatnonzero(frame["family"].isin(PRETRAIN_FAMILIES).to_numpy())
+    g_pre = [graphs[i] for i in pre]
+    acc, pseudo, groups = (
+        frame[c].to_numpy()[pre] for c in ("accuracy", "seg_miou_pseudo", "family")
+    )
+    out = {"free": free_signals(frame, graphs, split)}
 
     def calibrated(model):
         """Zero-shot: weights untouched, target statistics from the 20 networks."""
         zero = copy.deepcopy(model).set_params(finetune_max_epochs=0)
-        return lambda g, y: zero.fine_tune(g, y).predict
+        return lambda g, y, fam: tuned(zero, None)(g, y, fam)
 
     def tuned(model, mode):
-        return lambda g, y: model.fine_tune(g, y, mode=mode).predict
+        def factory(g, y, fam):
+            fitted = model.fine_tune(g, y, mode=mode, groups=fam)
+            return lambda g_test, fam_test: fitted.predict(g_test, groups=fam_test)
 
-    t0 = time.perf_counter()
-    base = AIOPRegressor(**PARAMS, random_state=seed).fit(g_pre, acc)
-    out["aiop_base"] = evaluate_targets(
-        frame, graphs, split, calibrated(base),
-        {"ft20": tuned(base, "heads+base")},
-    )  # fmt: skip
-    out["aiop_base"]["seconds"] = time.perf_counter() - t0
-    for arm, (overrides, modes) in AIOP_ARMS.items():
+        return factory
+
+    for arm in arms:
         t0 = time.perf_counter()
-        model = AIOPRegressor(**PARAMS, **overrides, random_state=seed)
-        model.fit(g_pre, acc).infuse(g_pre, pseudo, task="seg_pseudo")
-        out[arm] = evaluate_targets(
-            frame, graphs, split, calibrated(model),
-            {f"ft20_{mode}": tuned(model, mode) for mode in modes},
-        )  # fmt: skip
+        if arm == "kgnn":
+            out[arm] = run_kgnn(frame, graphs, split, g_pre, acc, seed)
+        else:
+            overrides, infused, modes = AIOP_ARMS[arm]
+            model = AIOPRegressor(**PARAMS, **overrides, random_state=seed)
+            model.fit(g_pre, acc, groups=groups)
+            if infused:
+                model.infuse(g_pre, pseudo, task="seg_pseudo", groups=groups)
+            out[arm] = evaluate_targets(
+                frame, graphs, split, calibrated(model),
+                {f"ft20_{mode}": tuned(model, mode) for mode in modes},
+            )  # fmt: skip
         out[arm]["seconds"] = time.perf_counter() - t0
         print(
             f"seed {seed} {arm} {out[arm]['seconds']:.0f}s "
             + " ".join(
-                f"{t} {out[arm][t]['zero_shot']['spearman']:.2f}/"
-                f"{out[arm][t]['zero_shot']['mae']:.2f}"
+                f"{t} " + "/".join(f"{v['spearman']:.2f}" for v in out[arm][t].values())
                 for t in TARGETS
             ),
             flush=True,
@@ -192,6 +226,24 @@ def aggregate(per_seed):
     return walk(per_seed)
 
 
+def label_reliability(frame):
+    """Per target: mean pairwise Spearman between the label's three runs, and the
+    Spearman-Brown reliability of their mean (the ceiling of a predictor's
+    agreement with the labels is about its square root)."""
+    out = {}
+    for name, (column, families) in TARGETS.items():
+        rows = frame[frame["family"].isin(families)]
+        runs = [rows[f"{column}_{i}"].to_numpy() for i in range(3)]
+        pairs = [spearman_score(runs[a], runs[b]) for a, b in ((0, 1), (0, 2), (1, 2))]
+        r = float(np.mean(pairs))
+        out[name] = {
+            "pairwise": pairs,
+            "mean_pairwise": r,
+            "mean_of_3": 3 * r / (1 + 2 * r) if r > -0.5 else float("nan"),
+        }
+    return out
+
+
 def data_summary(frame):
     pre = frame[frame["family"].isin(PRETRAIN_FAMILIES)]
     cols = ["accuracy", "seg_miou", "kp_pck", "seg_miou_pseudo"]
@@ -203,6 +255,7 @@ def data_summary(frame):
             }
             for fam, g in frame.groupby("family")
         },  # fmt: skip
+        "reliability": label_reliability(frame),
         "pseudo_vs_truth_spearman": spearman_score(
             pre["seg_miou"], pre["seg_miou_pseudo"]
         ),
@@ -238,8 +291,9 @@ def write_markdown(result):
         f"(seeds {result['seeds']}, params {result['params']}). Base pretrained on "
         "task 1 accuracy of cell201+mbconv (200 networks); K-Adapter infused with task "
         "2 pseudo-labels of the same networks; each target: 20 fine-tuning networks "
-        "(also the source of the target statistics), the rest tested. Spearman / MAE "
-        "in metric points, mean±std over seeds.",
+        "(also the source of the target statistics), the rest tested. Task labels "
+        "are the mean of three fine-tuning runs. Spearman / MAE in metric points, "
+        "mean±std over seeds.",
         "",
         "## Data",
         "",
@@ -262,25 +316,39 @@ def write_markdown(result):
             + " | ".join("/".join(f"{v:.1f}" for v in r[c]) for c in r)
             + " |"
         )
-    arms = [a for a in ("kgnn", "aiop_base", *AIOP_ARMS) if a in s]
+    lines += [
+        "",
+        "Label reliability: Spearman between two fine-tuning runs of the same label "
+        "(mean of the three pairs), and the Spearman-Brown reliability of the mean "
+        "of three that the benchmark predicts; a predictor's Spearman with these "
+        "labels cannot be expected above about the square root of the latter.",
+        "",
+        "| target | run vs run | mean of 3 | ceiling (sqrt) |",
+        "|---|---|---|---|",
+    ]
+    for t, r in d["reliability"].items():
+        ceiling = np.sqrt(max(r["mean_of_3"], 0.0))
+        lines.append(
+            f"| {t} | {r['mean_pairwise']:.2f} | {r['mean_of_3']:.2f} | {ceiling:.2f} |"
+        )
+    arms = [a for a in ("kgnn", *AIOP_ARMS) if a in s]
+    first = next(iter(TARGETS))
     for metric in ("spearman", "mae"):
         lines += ["", f"## {metric}", ""]
-        header = ["target"]
         if metric == "spearman":
-            header += ["FLOPs", "params"]
+            free = [*FREE_SIGNALS, "ridge20"]
+            header = ["target", *free]
         else:
-            header += ["mean of the 20"]
-        cells = [(a, c) for a in arms for c in s[a][next(iter(TARGETS))]]
+            free = ["ridge20"]
+            header = ["target", "mean of the 20", "ridge20"]
+        cells = [(a, c) for a in arms for c in s[a][first] if c != "seconds"]
         header += [f"{a} {c}" for a, c in cells]
         lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for t in TARGETS:
             row = [t]
-            if metric == "spearman":
-                row += [
-                    fmt(s["baselines"][t][b]["spearman"]) for b in ("flops", "params")
-                ]
-            else:
+            if metric == "mae":
                 row.append(fmt(s["mean_of_shots_mae"][t]))
+            row += [fmt(s["free"][t][b][metric]) for b in free]
             row += [fmt(s[a][t][c][metric]) for a, c in cells]
             lines.append("| " + " | ".join(row) + " |")
     lines += [
@@ -296,11 +364,20 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seeds", default="0,1,2,3,4")
     parser.add_argument(
+        "--arms",
+        default=",".join(DEFAULT_ARMS),
+        help=f"comma-separated, of kgnn,{','.join(AIOP_ARMS)}",
+    )
+    parser.add_argument(
         "--summarise", action="store_true", help="only merge the per-seed files"
     )
     parser.add_argument("--quick", action="store_true", help="few epochs, one seed")
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
+    arms = args.arms.split(",")
+    unknown = set(arms) - {"kgnn", *AIOP_ARMS}
+    if unknown:
+        parser.error(f"unknown arms {sorted(unknown)}")
     if args.quick:
         PARAMS.update(max_epochs=3, adapter_max_epochs=3, finetune_max_epochs=2)
         args.seeds = "0"
@@ -308,7 +385,7 @@ def main():
         torch.set_num_threads(1)
         frame, graphs = load()
         for seed in map(int, args.seeds.split(",")):
-            res = run_seed(frame, graphs, seed)
+            res = run_seed(frame, graphs, seed, arms)
             (RESULTS / f"aiop.seed{seed}.json").write_text(json.dumps(res))
     # merges every seed file present (the last of parallel runs sees them all)
     parts = sorted(RESULTS.glob("aiop.seed*.json"))
