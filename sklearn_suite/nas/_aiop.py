@@ -27,7 +27,7 @@ from sklearn_suite.base import (
     fit_method,
     torch_seeded,
 )
-from sklearn_suite.nas._graph import GRAPH_FEATURES, graph_flops
+from sklearn_suite.nas._graph import graph_flops
 from sklearn_suite.nas._modules import AdaptedRegressor
 from sklearn_suite.nas._training import (
     GraphCollate,
@@ -286,14 +286,14 @@ class AIOPRegressor(
             self.module_.add_adapter()
 
     def _new_module(self):
-        n_features = 0 if self.graph_features == "none" else len(GRAPH_FEATURES)
-        return AdaptedRegressor(self.width, self.n_layers, n_features)
+        return AdaptedRegressor(self.width, self.n_layers, self._n_features())
 
-    def _labelled(self, X, y, flops, groups, name="X"):
-        graphs = check_graphs(X, self.input_shape, name, self.n_jobs)
+    def _labelled(self, X, y, flops, groups, proxies, fitting=False):
+        graphs = check_graphs(X, self.input_shape, "X", self.n_jobs)
         y = check_targets(y, len(graphs))
         groups = None if groups is None else check_groups(groups, len(graphs))
-        return graphs, y, self._flops(graphs, flops), groups
+        proxies = self._check_proxies(proxies, len(graphs), fitting)
+        return graphs, y, self._flops(graphs, flops), groups, proxies
 
     def _flops(self, graphs, flops):
         if flops is None:
@@ -318,7 +318,7 @@ class AIOPRegressor(
 
     # ---------------------------------------------------------------- training
     def _train(self, graphs, target, params, epochs, lr, batch_size, val_fraction,
-               seed, stage, adapter=None, groups=None):  # fmt: skip
+               seed, stage, adapter=None, groups=None, proxies=None):  # fmt: skip
         """Adam on ``params`` only (everything else stays as it is); keep the epoch
         with the lowest validation loss when there is a validation split; with
         ``groups``, families weigh the same."""
@@ -327,7 +327,7 @@ class AIOPRegressor(
         rng = np.random.RandomState(seed)
         val, train = split_validation(len(graphs), val_fraction, rng, groups)
         target = np.asarray(target, dtype=np.float32)
-        features = self._scaled_features(graphs, groups)
+        features = self._scaled_features(graphs, groups, proxies)
 
         def rows(idx):
             if features is None:
@@ -363,7 +363,7 @@ class AIOPRegressor(
         model.eval().cpu()
 
     @fit_method
-    def fit(self, X, y, flops=None, groups=None):
+    def fit(self, X, y, flops=None, groups=None, proxies=None):
         """Pretrain the base predictor on one task (classification accuracy).
 
         Parameters
@@ -380,19 +380,25 @@ class AIOPRegressor(
             family (``graph_features="family"``), every family weighs the same
             in the loss, and with three or more families the validation split
             holds out whole families.
+        proxies : array-like of shape (n_networks, n_proxies), default=None
+            Zero-cost proxy scores (e.g. synflow, jacov) or any other numbers
+            per network, joined to the graph features and scaled the same way;
+            a model fitted with proxies needs them at every later call.
 
         Returns
         -------
         self : AIOPRegressor
         """
         device = check_device(self.device)
-        graphs, y, flops, groups = self._labelled(X, y, flops, groups)
+        graphs, y, flops, groups, proxies = self._labelled(
+            X, y, flops, groups, proxies, fitting=True
+        )
         if len(graphs) < 2:
             raise ValueError("fit needs at least 2 labelled networks.")
         self._seed = check_seed(check_random_state(self.random_state))
         self.tasks_ = []
         self.history_ = {}
-        self._fit_feature_scaling(graphs)
+        self._fit_feature_scaling(graphs, proxies)
         target = self._set_task("pretrain", y, flops)
         with torch_seeded(self._seed, device):
             self.module_ = self._new_module()
@@ -403,11 +409,12 @@ class AIOPRegressor(
             self._train(
                 graphs, target, params, self.max_epochs, self.lr, self.batch_size,
                 self.validation_fraction, self._seed, "pretrain", groups=groups,
+                proxies=proxies,
             )  # fmt: skip
         return self
 
     @atomic
-    def infuse(self, X, y, task, flops=None, groups=None):
+    def infuse(self, X, y, task, flops=None, groups=None, proxies=None):
         """Add one K-Adapter trained on another task's labels; the base is frozen.
 
         The adapter (a GNN reading the base's per-layer node states, with its own
@@ -425,6 +432,8 @@ class AIOPRegressor(
         flops : array-like of shape (n_networks,), default=None
         groups : array-like of shape (n_networks,), default=None
             Family labels, as in :meth:`fit`.
+        proxies : array-like of shape (n_networks, n_proxies), default=None
+            The proxies of these networks, if the model was fitted with them.
 
         Returns
         -------
@@ -436,7 +445,7 @@ class AIOPRegressor(
             raise ValueError(f"task must be a non-empty str; got {task!r}.")
         if task in self.tasks_:
             raise ValueError(f"task {task!r} already has an adapter: {self.tasks_}.")
-        graphs, y, flops, groups = self._labelled(X, y, flops, groups)
+        graphs, y, flops, groups, proxies = self._labelled(X, y, flops, groups, proxies)
         seed = self._seed + len(self.tasks_) + 1
         # new objects, so a failed or interrupted infusion leaves the model as it was
         self.module_ = copy.deepcopy(self.module_)
@@ -449,6 +458,7 @@ class AIOPRegressor(
                 graphs, target, list(adapter.parameters()), self.adapter_max_epochs,
                 self.lr, self.batch_size, self.validation_fraction, seed,
                 f"infuse:{task}", adapter=len(self.tasks_) - 1, groups=groups,
+                proxies=proxies,
             )  # fmt: skip
         return self
 
@@ -465,7 +475,7 @@ class AIOPRegressor(
             params += [p for a in adapters for p in a.convs.parameters()]
         return params
 
-    def fine_tune(self, X, y, flops=None, mode=None, groups=None):
+    def fine_tune(self, X, y, flops=None, mode=None, groups=None, proxies=None):
         """Return a copy fine-tuned on a few labelled networks of a downstream task.
 
         The copy's target statistics come from these samples only (AIO-P's k
@@ -483,6 +493,8 @@ class AIOPRegressor(
             One of ``FINETUNE_MODES``; None uses ``finetune_mode``.
         groups : array-like of shape (n_networks,), default=None
             Family labels (None: ``X`` is one family).
+        proxies : array-like of shape (n_networks, n_proxies), default=None
+            The proxies of these networks, if the model was fitted with them.
 
         Returns
         -------
@@ -494,7 +506,7 @@ class AIOPRegressor(
         mode = self.finetune_mode if mode is None else mode
         if mode not in FINETUNE_MODES:
             raise ValueError(f"mode must be one of {FINETUNE_MODES}; got {mode!r}.")
-        graphs, y, flops, groups = self._labelled(X, y, flops, groups)
+        graphs, y, flops, groups, proxies = self._labelled(X, y, flops, groups, proxies)
         tuned = copy.deepcopy(self)
         tuned.history_ = dict(self.history_)
         target = tuned._set_task("fine-tuned", y, flops)
@@ -504,12 +516,12 @@ class AIOPRegressor(
                     graphs, target, tuned._finetune_params(mode),
                     self.finetune_max_epochs, self.finetune_lr,
                     self.finetune_batch_size, 0.0, self._seed, "fine_tune",
-                    groups=groups,
+                    groups=groups, proxies=proxies,
                 )  # fmt: skip
         return tuned
 
     # --------------------------------------------------------------- predict
-    def predict(self, X, flops=None, groups=None):
+    def predict(self, X, flops=None, groups=None, proxies=None):
         """Predicted performance on ``task_``, in that task's units.
 
         Parameters
@@ -521,6 +533,8 @@ class AIOPRegressor(
             Family labels: with ``graph_features="family"``, features are
             standardised within each family of this call (None: ``X`` is one
             family).
+        proxies : array-like of shape (n_networks, n_proxies), default=None
+            The proxies of these networks, if the model was fitted with them.
 
         Returns
         -------
@@ -528,7 +542,8 @@ class AIOPRegressor(
         """
         graphs = self._check_fitted_graphs(X)
         flops = self._flops(graphs, flops)
-        features = self._scaled_features(graphs, groups)
+        proxies = self._check_proxies(proxies, len(graphs))
+        features = self._scaled_features(graphs, groups, proxies)
         device = check_device(self.device)
         model = self.module_.to(device).eval()
         z = []

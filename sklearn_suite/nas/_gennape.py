@@ -27,7 +27,6 @@ from sklearn_suite.base import (
     torch_seeded,
 )
 from sklearn_suite.nas._fcm import fcm_memberships, fuzzy_cmeans
-from sklearn_suite.nas._graph import GRAPH_FEATURES
 from sklearn_suite.nas._modules import GraphRegressor
 from sklearn_suite.nas._training import (
     RANK_LOSSES,
@@ -275,8 +274,9 @@ class GENNAPERegressor(
         self.module_ = self._new_module()
 
     def _new_module(self):
-        n_features = 0 if self.graph_features == "none" else len(GRAPH_FEATURES)
-        return GraphRegressor(self.n_clusters, self.width, self.n_layers, n_features)
+        return GraphRegressor(
+            self.n_clusters, self.width, self.n_layers, self._n_features()
+        )
 
     # -------------------------------------------------------------- embedding
     def _embed(self, graphs, device):
@@ -297,7 +297,7 @@ class GENNAPERegressor(
 
     # -------------------------------------------------------------------- fit
     @fit_method
-    def fit(self, X, y, X_unlabeled=None, groups=None):
+    def fit(self, X, y, X_unlabeled=None, groups=None, proxies=None):
         """Pretrain the encoder contrastively, cluster, and train the heads.
 
         Parameters
@@ -317,6 +317,10 @@ class GENNAPERegressor(
             inverse proportion to their family's size), so a large family does
             not drown the others, and with three or more families the
             validation split holds out whole families.
+        proxies : array-like of shape (n_networks, n_proxies), default=None
+            Zero-cost proxy scores (e.g. synflow, jacov) or any other numbers
+            per network, joined to the graph features and scaled the same way;
+            a model fitted with proxies needs them at every later call.
 
         Returns
         -------
@@ -340,7 +344,8 @@ class GENNAPERegressor(
         self.y_mean_ = float(y.mean())
         self.y_scale_ = float(y.std()) or 1.0
         groups = None if groups is None else check_groups(groups, len(graphs))
-        self._fit_feature_scaling(graphs)
+        proxies = self._check_proxies(proxies, len(graphs), fitting=True)
+        self._fit_feature_scaling(graphs, proxies)
         target = ((y - self.y_mean_) / self.y_scale_).astype(np.float32)
         rng = check_random_state(self.random_state)
         seed = check_seed(rng)
@@ -362,7 +367,7 @@ class GENNAPERegressor(
             self._train_regression(
                 graphs, target, train, val, self.max_epochs, self.lr, self.batch_size,
                 seed, device, "regression", train_encoder=not self.encoder_frozen_,
-                groups=groups,
+                groups=groups, proxies=proxies,
             )  # fmt: skip
         self.module_.cpu()
         return self
@@ -392,7 +397,7 @@ class GENNAPERegressor(
 
     def _train_regression(self, graphs, target, train, val, epochs, lr, batch_size,
                           seed, device, stage, train_encoder,
-                          groups=None):  # fmt: skip
+                          groups=None, proxies=None):  # fmt: skip
         """Train the heads (and the encoder with ``train_encoder``); keep the state
         of the epoch with the lowest validation loss when there is a validation
         set. Memberships come from the embeddings before this stage (fixed);
@@ -400,7 +405,7 @@ class GENNAPERegressor(
         Z = self._embed(graphs, device).numpy()
         U = self._memberships(Z).astype(np.float32)
         extra = {"membership": U}
-        features = self._scaled_features(graphs, groups)
+        features = self._scaled_features(graphs, groups, proxies)
         if features is not None:
             extra["features"] = features
         if train_encoder:  # the whole predictor, on graph batches
@@ -473,7 +478,7 @@ class GENNAPERegressor(
         """
         return self._memberships(self.transform(X))
 
-    def predict(self, X, groups=None):
+    def predict(self, X, groups=None, proxies=None):
         """Predicted performance, in the units of the training targets.
 
         Parameters
@@ -483,16 +488,19 @@ class GENNAPERegressor(
             Family labels: with ``graph_features="family"``, features are
             standardised within each family of this call (None: ``X`` is one
             family).
+        proxies : array-like of shape (n_networks, n_proxies), default=None
+            The proxies of these networks, if the model was fitted with them.
 
         Returns
         -------
         y_pred : ndarray of shape (n_networks,)
         """
         graphs = self._check_fitted_graphs(X)
+        proxies = self._check_proxies(proxies, len(graphs))
         device = check_device(self.device)
         Z = self._embed(graphs, device)
         U = torch.tensor(self._memberships(Z.numpy()), dtype=torch.float32)
-        features = self._scaled_features(graphs, groups)
+        features = self._scaled_features(graphs, groups, proxies)
         if features is not None:
             features = torch.from_numpy(features).to(device)
         heads = self.module_.heads.to(device).eval()
@@ -501,7 +509,8 @@ class GENNAPERegressor(
         self.module_.cpu()
         return out.astype(np.float64) * self.y_scale_ + self.y_mean_
 
-    def fine_tune(self, X, y, train_encoder=False, restandardise=False):
+    def fine_tune(self, X, y, train_encoder=False, restandardise=False,
+                  proxies=None):  # fmt: skip
         """Return a copy fine-tuned on a few labelled networks of a new family.
 
         The copy's heads (and its encoder with ``train_encoder=True``) train for
@@ -521,6 +530,8 @@ class GENNAPERegressor(
             fit (as AIO-P's ``stand`` from the fine-tuning samples): for a model
             pretrained on standardised accuracies, such as
             :func:`~sklearn_suite.nas.pretrained_gennape`.
+        proxies : array-like of shape (n_networks, n_proxies), default=None
+            The proxies of these networks, if the model was fitted with them.
 
         Returns
         -------
@@ -529,6 +540,7 @@ class GENNAPERegressor(
         """
         graphs = self._check_fitted_graphs(X)
         y = check_targets(y, len(graphs))
+        proxies = self._check_proxies(proxies, len(graphs))
         device = check_device(self.device)
         tuned = copy.deepcopy(self)
         tuned.history_ = dict(self.history_)
@@ -540,7 +552,7 @@ class GENNAPERegressor(
             tuned._train_regression(
                 graphs, target, np.arange(len(graphs)), [], self.finetune_max_epochs,
                 self.finetune_lr, self.finetune_batch_size, seed, device,
-                "fine_tune", train_encoder=train_encoder,
+                "fine_tune", train_encoder=train_encoder, proxies=proxies,
             )  # fmt: skip
         tuned.module_.cpu()
         return tuned

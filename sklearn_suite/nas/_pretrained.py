@@ -16,6 +16,8 @@ PRETRAIN_FAMILIES = ("nb201", "cell201", "mbconv", "resnet", "inception")
 PRETRAIN_PARAMS = dict(cl_max_epochs=3, max_epochs=30, batch_size=128)
 # bumped when the stored graphs change (2: graph-level features stored)
 _CACHE_FORMAT = 2
+# bumped when a fitted model's stored attributes change (2: n_proxies_)
+_MODEL_FORMAT = 2
 _GRAPH_FIELDS = ("x_op", "x_res", "x_kernel", "x_bias", "x_groups", "x_weighted")
 
 
@@ -191,7 +193,7 @@ def pretrained_gennape(
     settings = model.get_params(deep=False)
     for name in ("verbose", "n_jobs"):  # they do not change the model
         del settings[name]
-    config = [families, n_nb201, sorted(settings.items())]
+    config = [_MODEL_FORMAT, families, n_nb201, sorted(settings.items())]
     path = _cache_dir(data_home) / f"gennape-{joblib.hash(repr(config))}.safetensors"
     if path.exists():
         return GENNAPERegressor.load(path)

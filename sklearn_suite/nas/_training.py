@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sklearn_suite.base import fit_net, make_net
+from sklearn_suite.nas._graph import GRAPH_FEATURES
 
 _GRAPH_FIELDS = ("x_op", "x_res", "x_kernel", "x_bias", "x_weighted", "edge_index")
 
@@ -246,21 +247,63 @@ def standardise(values):
 
 class GraphFeatureMixin:
     """Graph-level features (:func:`~sklearn_suite.nas.graph_features`) of the
-    heads: standardised within each family (``graph_features="family"``), or with
-    the training networks' mean and spread (``"global"``)."""
+    heads, and optional per-network ``proxies`` (zero-cost proxy scores) joined
+    after them: standardised within each family (``graph_features="family"``), or
+    with the training networks' mean and spread (``"global"``)."""
 
-    def _fit_feature_scaling(self, graphs):
+    def _n_features(self):
+        graph = 0 if self.graph_features == "none" else len(GRAPH_FEATURES)
+        return graph + self.n_proxies_
+
+    def _check_proxies(self, proxies, n, fitting=False):
+        """``proxies`` as an (n, k) float array (None without proxies); after
+        fit, ``k`` must be the fitted number."""
+        expected = None if fitting else self.n_proxies_
+        if proxies is None:
+            if expected:
+                raise ValueError(
+                    f"this model was fitted with {expected} proxies per network; "
+                    "pass them as proxies=."
+                )
+            return None
+        if self.graph_features == "none":
+            raise ValueError(
+                "proxies join the graph features; graph_features='none' uses none."
+            )
+        proxies = np.asarray(proxies, dtype=np.float64)
+        if proxies.ndim == 1:
+            proxies = proxies[:, None]
+        if proxies.ndim != 2 or len(proxies) != n:
+            raise ValueError(
+                f"proxies must be of shape (n_networks, n_proxies) with {n} rows; "
+                f"got shape {proxies.shape}."
+            )
+        if not np.all(np.isfinite(proxies)):
+            raise ValueError("proxies must be finite.")
+        if expected is not None and proxies.shape[1] != expected:
+            raise ValueError(
+                f"this model was fitted with {expected} proxies per network; got "
+                f"{proxies.shape[1]}."
+            )
+        return proxies
+
+    def _feature_values(self, graphs, proxies=None):
+        values = feature_matrix(graphs)
+        return values if proxies is None else np.hstack([values, proxies])
+
+    def _fit_feature_scaling(self, graphs, proxies=None):
+        self.n_proxies_ = 0 if proxies is None else proxies.shape[1]
         self.features_mean_ = self.features_scale_ = None
         if self.graph_features == "global":
-            values = feature_matrix(graphs)
+            values = self._feature_values(graphs, proxies)
             self.features_mean_ = values.mean(0)
             self.features_scale_ = _spread(values)[0]
 
-    def _scaled_features(self, graphs, groups=None):
-        """(n, 4) float32 array, or None without graph features."""
+    def _scaled_features(self, graphs, groups=None, proxies=None):
+        """(n, n_features) float32 array, or None without graph features."""
         if self.graph_features == "none":
             return None
-        values = feature_matrix(graphs)
+        values = self._feature_values(graphs, proxies)
         if self.graph_features == "global":
             return ((values - self.features_mean_) / self.features_scale_).astype(
                 np.float32

@@ -269,3 +269,25 @@ def test_family_features_standardise_within_each_family_of_a_call(tasks, infused
     assert not np.allclose(model.predict(graphs), together)
     with pytest.raises(ValueError, match="one family label per network"):
         model.fine_tune(graphs[:6], pretrain[:6], groups=families[:5])
+
+
+def test_proxies_join_the_features_and_are_needed_afterwards(tasks):
+    graphs, pretrain, pseudo, downstream = tasks
+    params = {**SMALL, "max_epochs": 2, "adapter_max_epochs": 2}
+    proxies = np.random.default_rng(0).normal(size=(len(graphs), 2))
+    model = AIOPRegressor(**params).fit(graphs, pretrain, proxies=proxies)
+    model.infuse(graphs, pseudo, "seg", proxies=proxies)
+    assert model.n_proxies_ == 2
+    assert model.module_.adapters[0].head[0].in_features == 2 * SMALL["width"] + 6
+    tuned = model.fine_tune(graphs[:6], downstream[:6], proxies=proxies[:6])
+    pred = tuned.predict(graphs, proxies=proxies)
+    assert pred.shape == (len(graphs),)
+    assert not np.allclose(pred, tuned.predict(graphs, proxies=proxies[:, ::-1]))
+    with pytest.raises(ValueError, match="fitted with 2 proxies"):
+        tuned.predict(graphs)
+    with pytest.raises(ValueError, match="fitted with 2 proxies"):
+        tuned.predict(graphs, proxies=proxies[:, :1])
+    with pytest.raises(ValueError, match="graph_features='none'"):
+        AIOPRegressor(graph_features="none", **params).fit(
+            graphs, pretrain, proxies=proxies
+        )

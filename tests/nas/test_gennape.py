@@ -281,3 +281,22 @@ def test_groups_standardise_features_per_family(nas_data):
     np.testing.assert_allclose(alone, features[:8], atol=1e-5)
     with pytest.raises(ValueError, match="one family label per network"):
         model.fit(graphs, y, groups=groups[:5])
+
+
+def test_proxies_are_features_that_survive_save_and_load(nas_data, tmp_path):
+    graphs, y = nas_data
+    groups = np.repeat(["cell201", "resnet", "inception"], 8)
+    proxies = np.random.default_rng(0).normal(size=len(graphs))  # one column
+    model = GENNAPERegressor(graph_features="global", **SMALL)
+    model.fit(graphs, y, groups=groups, proxies=proxies)
+    assert model.n_proxies_ == 1 and model.features_mean_.shape == (5,)
+    pred = model.predict(graphs, proxies=proxies)
+    model.save(tmp_path / "m.safetensors")
+    loaded = GENNAPERegressor.load(tmp_path / "m.safetensors")
+    np.testing.assert_array_equal(loaded.predict(graphs, proxies=proxies), pred)
+    tuned = model.fine_tune(graphs[:6], y[:6], proxies=proxies[:6])
+    assert tuned.predict(graphs, proxies=proxies).shape == pred.shape
+    with pytest.raises(ValueError, match="pass them as proxies"):
+        model.predict(graphs)
+    with pytest.raises(ValueError, match="with 24 rows"):
+        model.predict(graphs, proxies=proxies[:5])
