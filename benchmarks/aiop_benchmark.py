@@ -23,6 +23,7 @@ zero-shot (weights untouched, statistics from the 20) and fine-tuned on the 20:
 - ``aiop``: AIO-P as the library ships it (K-Adapter, ``stand_flops``, graph
   features standardised per family, families passed as ``groups``);
 - ``aiop_no_features``: the same with ``graph_features="none"`` (the paper's heads);
+- ``aiop_proxies``: the same with synflow and jacov given as ``proxies``;
 - with ``--arms``: ``kgnn`` (the plain CG predictor, ``GENNAPERegressor(n_clusters=1,
   cl_max_epochs=0)``, encoder + head fine-tuned), ``aiop_base`` (no adapter),
   ``aiop_stand``, ``aiop_none``, ``aiop_mflops`` (target-scaling ablations).
@@ -66,16 +67,18 @@ TARGETS = {
 FREE_SIGNALS = ("flops", "params", "synflow", "jacov")
 K_SHOT = 20
 PARAMS = dict(max_epochs=40, adapter_max_epochs=40, lr=1e-3, finetune_max_epochs=100)
-# AIO-P variants: (constructor overrides, adapter infused, fine-tuning modes)
+# AIO-P variants: (constructor overrides, adapter infused, fine-tuning modes,
+# zero-cost proxies given as inputs)
 AIOP_ARMS = {
-    "aiop": ({}, True, ("heads", "heads+adapters")),
-    "aiop_no_features": ({"graph_features": "none"}, True, ("heads",)),
-    "aiop_base": ({}, False, ("heads+base",)),
-    "aiop_stand": ({"target_transform": "stand"}, True, ("heads",)),
-    "aiop_none": ({"target_transform": "none"}, True, ("heads",)),
-    "aiop_mflops": ({"flops_unit": 1e6}, True, ("heads",)),
+    "aiop": ({}, True, ("heads", "heads+adapters"), ()),
+    "aiop_no_features": ({"graph_features": "none"}, True, ("heads",), ()),
+    "aiop_proxies": ({}, True, ("heads", "heads+adapters"), ("synflow", "jacov")),
+    "aiop_base": ({}, False, ("heads+base",), ()),
+    "aiop_stand": ({"target_transform": "stand"}, True, ("heads",), ()),
+    "aiop_none": ({"target_transform": "none"}, True, ("heads",), ()),
+    "aiop_mflops": ({"flops_unit": 1e6}, True, ("heads",), ()),
 }
-DEFAULT_ARMS = ("aiop", "aiop_no_features")
+DEFAULT_ARMS = ("aiop", "aiop_no_features", "aiop_proxies")
 
 
 def metrics(y, pred):
@@ -104,19 +107,17 @@ def splits(frame, seed):
 
 
 def evaluate_targets(frame, graphs, split, zero_shot, fine_tuned):
-    """``zero_shot(graphs, y, families) -> predict(graphs, families)`` made from the
-    20 fine-tuning networks; ``fine_tuned`` maps a label to the same kind of
-    factory; each predictor is scored on the test networks."""
+    """``zero_shot(rows) -> predict(rows)`` made from the 20 fine-tuning networks'
+    rows of ``frame``; ``fine_tuned`` maps a label to the same kind of factory;
+    each predictor is scored on the test networks."""
     res = {}
-    family = frame["family"].to_numpy()
     for name, (column, _) in TARGETS.items():
         ft, test = split[name]
         y = frame[column].to_numpy()
-        g_ft, g_test = [graphs[i] for i in ft], [graphs[i] for i in test]
         res[name] = {}
         for label, factory in {"zero_shot": zero_shot, **fine_tuned}.items():
-            predict = factory(g_ft, y[ft], family[ft])
-            res[name][label] = metrics(y[test], predict(g_test, family[test]))
+            predict = factory(ft, y[ft])
+            res[name][label] = metrics(y[test], predict(test))
     return res
 
 
@@ -145,32 +146,41 @@ def run_kgnn(frame, graphs, split, g_pre, acc, seed):
         finetune_max_epochs=PARAMS["finetune_max_epochs"], random_state=seed,
     ).fit(g_pre, acc)  # fmt: skip
 
-    def tuned(g, y, fam):
-        return kgnn.fine_tune(g, y, train_encoder=True).predict
+    def pick(rows):
+        return [graphs[i] for i in rows]
+
+    def tuned(rows, y):
+        fitted = kgnn.fine_tune(pick(rows), y, train_encoder=True)
+        return lambda test: fitted.predict(pick(test))
 
     return evaluate_targets(
-        frame, graphs, split, lambda g, y, fam: kgnn.predict, {"ft20": tuned}
-    )
+        frame, graphs, split, lambda rows, y: lambda test: kgnn.predict(pick(test)),
+        {"ft20": tuned},
+    )  # fmt: skip
 
 
 def run_seed(frame, graphs, seed, arms):
     split = splits(frame, seed)
     pre = np.flatnonzero(frame["family"].isin(PRETRAIN_FAMILIES).to_numpy())
     g_pre = [graphs[i] for i in pre]
-    acc, pseudo, groups = (
-        frame[c].to_numpy()[pre] for c in ("accuracy", "seg_miou_pseudo", "family")
-    )
+    acc, pseudo = (frame[c].to_numpy()[pre] for c in ("accuracy", "seg_miou_pseudo"))
+    family = frame["family"].to_numpy()
     out = {"free": free_signals(frame, graphs, split)}
 
-    def calibrated(model):
-        """Zero-shot: weights untouched, target statistics from the 20 networks."""
-        zero = copy.deepcopy(model).set_params(finetune_max_epochs=0)
-        return lambda g, y, fam: tuned(zero, None)(g, y, fam)
+    def inputs(rows, proxy_columns):
+        """The keyword arguments of one call on ``rows``: families, proxies."""
+        kwargs = {"groups": family[rows]}
+        if proxy_columns:
+            kwargs["proxies"] = frame[list(proxy_columns)].to_numpy()[rows]
+        return kwargs
 
-    def tuned(model, mode):
-        def factory(g, y, fam):
-            fitted = model.fine_tune(g, y, mode=mode, groups=fam)
-            return lambda g_test, fam_test: fitted.predict(g_test, groups=fam_test)
+    def tuned(model, mode, proxy_columns):
+        def factory(rows, y):
+            g = [graphs[i] for i in rows]
+            fitted = model.fine_tune(g, y, mode=mode, **inputs(rows, proxy_columns))
+            return lambda test: fitted.predict(
+                [graphs[i] for i in test], **inputs(test, proxy_columns)
+            )
 
         return factory
 
@@ -179,14 +189,18 @@ def run_seed(frame, graphs, seed, arms):
         if arm == "kgnn":
             out[arm] = run_kgnn(frame, graphs, split, g_pre, acc, seed)
         else:
-            overrides, infused, modes = AIOP_ARMS[arm]
+            overrides, infused, modes, proxy_columns = AIOP_ARMS[arm]
             model = AIOPRegressor(**PARAMS, **overrides, random_state=seed)
-            model.fit(g_pre, acc, groups=groups)
+            model.fit(g_pre, acc, **inputs(pre, proxy_columns))
             if infused:
-                model.infuse(g_pre, pseudo, task="seg_pseudo", groups=groups)
+                model.infuse(
+                    g_pre, pseudo, task="seg_pseudo", **inputs(pre, proxy_columns)
+                )
+            # zero-shot: weights untouched, target statistics from the 20 networks
+            zero = copy.deepcopy(model).set_params(finetune_max_epochs=0)
             out[arm] = evaluate_targets(
-                frame, graphs, split, calibrated(model),
-                {f"ft20_{mode}": tuned(model, mode) for mode in modes},
+                frame, graphs, split, tuned(zero, None, proxy_columns),
+                {f"ft20_{mode}": tuned(model, mode, proxy_columns) for mode in modes},
             )  # fmt: skip
         out[arm]["seconds"] = time.perf_counter() - t0
         print(
@@ -215,12 +229,14 @@ def mean_of_shots_mae(frame, seeds):
 
 
 def aggregate(per_seed):
-    """Nested dict of summarise() over seeds for every numeric leaf."""
+    """Nested dict of summarise() over seeds for every numeric leaf (arms some
+    seed has not run yet are left out)."""
 
     def walk(items):
         first = items[0]
         if isinstance(first, dict):
-            return {k: walk([item[k] for item in items]) for k in first}
+            shared = [k for k in first if all(k in item for item in items)]
+            return {k: walk([item[k] for item in items]) for k in shared}
         return summarise(items)
 
     return walk(per_seed)
@@ -385,8 +401,11 @@ def main():
         torch.set_num_threads(1)
         frame, graphs = load()
         for seed in map(int, args.seeds.split(",")):
-            res = run_seed(frame, graphs, seed, arms)
-            (RESULTS / f"aiop.seed{seed}.json").write_text(json.dumps(res))
+            path = RESULTS / f"aiop.seed{seed}.json"
+            # arms run later join the seed's file; the free signals are the same
+            res = json.loads(path.read_text()) if path.exists() else {}
+            res.update(run_seed(frame, graphs, seed, arms))
+            path.write_text(json.dumps(res))
     # merges every seed file present (the last of parallel runs sees them all)
     parts = sorted(RESULTS.glob("aiop.seed*.json"))
     per_seed = [json.loads(p.read_text()) for p in parts]
