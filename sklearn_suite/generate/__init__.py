@@ -17,6 +17,7 @@ from sklearn_suite.generate._modules import (
 )
 from sklearn_suite.generate._ocr import GlyphRecognizer, box_cells
 from sklearn_suite.generate._plot import plot_samples
+from sklearn_suite.generate._ppocr import PPOCRReader
 
 __all__ = [
     "BaseDiffusion",
@@ -26,6 +27,7 @@ __all__ = [
     "GlyphDrawGenerator",
     "GlyphEncoder",
     "GlyphRecognizer",
+    "PPOCRReader",
     "box_cells",
     "box_weighted_loss",
     "build_unet",
