@@ -160,10 +160,14 @@ def run_base(args):
     # ceilings: the recogniser and the attribute classifiers on real held-out images
     held = make_glyph_scenes(N_HELD_OUT, random_state=1)
     text = held[held["text"] != ""]
-    args = np.stack(text["image"].to_numpy()), list(text["box"]), text["text"].str.len()
+    boxes = (
+        np.stack(text["image"].to_numpy()),
+        list(text["box"]),
+        text["text"].str.len(),
+    )
     result["real_images"] = {
-        "ocr_accuracy": exact(base.ocr_model_.read(*args), text["text"]),
-        "ocr_accuracy_ppocr": exact(PPOCRReader().read(*args), text["text"]),
+        "ocr_accuracy": exact(base.ocr_model_.read(*boxes), text["text"]),
+        "ocr_accuracy_ppocr": exact(PPOCRReader().read(*boxes), text["text"]),
         "recogniser_clean_cell_accuracy": base.ocr_model_.clean_accuracy_,
     }
     (RESULTS / "glyphdraw.part.base.json").write_text(json.dumps(result))
