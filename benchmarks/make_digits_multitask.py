@@ -208,6 +208,15 @@ def read_work(name):
     ]
 
 
+def trained_backbone(spec, cls_data):
+    """Task 1: the network trained on digit classification (seed 0), and its
+    test accuracy in percent."""
+    backbone = train_classifier(spec, cls_data, seed=0)
+    with torch.no_grad():
+        logits = backbone(cls_data[2])
+    return backbone, 100 * float((logits.argmax(1) == cls_data[3]).float().mean())
+
+
 def run_train(shard=0, n_shards=1, limit=None):
     torch.set_num_threads(1)
     cls_data, data = digits_split(), task_data()
@@ -219,12 +228,7 @@ def run_train(shard=0, n_shards=1, limit=None):
         for n, (key, spec) in enumerate(jobs, 1):
             row = {"key": key}
             t0 = time.perf_counter()
-            backbone = train_classifier(spec, cls_data, seed=0)
-            with torch.no_grad():
-                logits = backbone(cls_data[2])
-            row["accuracy"] = 100 * float(
-                (logits.argmax(1) == cls_data[3]).float().mean()
-            )
+            backbone, row["accuracy"] = trained_backbone(spec, cls_data)
             row["cls_seconds"] = time.perf_counter() - t0
             torch.save(backbone.state_dict(), WORK_DIR / "backbones" / f"{key}.pt")
             for task in TASKS:
@@ -254,14 +258,8 @@ def run_replicate(task, shard=0, n_shards=1, limit=None):
     start = time.perf_counter()
     with (WORK_DIR / f"{name}{shard}.jsonl").open("a") as fh:
         for n, (key, spec) in enumerate(jobs, 1):
-            backbone = train_classifier(spec, cls_data, seed=0)
-            with torch.no_grad():
-                logits = backbone(cls_data[2])
-            row = {
-                "key": key,
-                "accuracy": 100
-                * float((logits.argmax(1) == cls_data[3]).float().mean()),
-            }
+            backbone, accuracy = trained_backbone(spec, cls_data)
+            row = {"key": key, "accuracy": accuracy}
             for seed in REPLICATE_SEEDS[task]:
                 row[f"{task}_seed{seed}"] = ground_truth(backbone, task, data, seed)
             fh.write(json.dumps(row) + "\n")

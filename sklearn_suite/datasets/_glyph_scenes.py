@@ -170,6 +170,14 @@ def _text_ink(font_path, text, width, height):
     return ink
 
 
+def box_crop(image, box):
+    """The pixels of ``image`` (H, W, C) inside the normalised ``box``, and
+    whether text in it is laid side by side (box at least as wide as tall) or
+    stacked: GlyphDraw's layout rule, as :func:`_text_ink` draws it."""
+    x0, y0, x1, y1 = _box_pixels(box, image.shape[0])
+    return image[y0:y1, x0:x1], (x1 - x0) >= (y1 - y0)
+
+
 def _box_pixels(box, size):
     """Integer pixel bounds ``(x0, y0, x1, y1)`` of a normalised box."""
     x0, y0, x1, y1 = (float(v) for v in box)

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from sklearn_suite.base import fit_net, make_net, torch_seeded
-from sklearn_suite.datasets._glyph_scenes import _box_pixels, make_glyph_scenes
+from sklearn_suite.datasets._glyph_scenes import box_crop, make_glyph_scenes
 from sklearn_suite.generate._modules import CellClassifier
 
 CELL = 16
@@ -31,10 +31,8 @@ def box_cells(images, boxes, lengths):
     for image, box, n in zip(images, boxes, lengths, strict=True):
         if n == 0:
             continue
-        size = image.shape[0]
-        x0, y0, x1, y1 = _box_pixels(box, size)
-        crop = torch.as_tensor(image[y0:y1, x0:x1]).permute(2, 0, 1).float() / 127.5 - 1
-        horizontal = (x1 - x0) >= (y1 - y0)
+        crop, horizontal = box_crop(image, box)
+        crop = torch.as_tensor(crop).permute(2, 0, 1).float() / 127.5 - 1
         parts = torch.tensor_split(crop, n, dim=2 if horizontal else 1)
         for part in parts:
             if part.shape[1] == 0 or part.shape[2] == 0:

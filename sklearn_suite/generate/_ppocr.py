@@ -5,7 +5,7 @@ downloaded at run time)."""
 import numpy as np
 from PIL import Image
 
-from sklearn_suite.datasets._glyph_scenes import _box_pixels
+from sklearn_suite.datasets._glyph_scenes import box_crop
 
 # PP-OCRv4's recogniser reads lines 48 pixels high; a margin of background
 # around the text, as a detector's crop would leave, helps it on tight boxes
@@ -95,9 +95,8 @@ class PPOCRReader:
             if box is None or n == 0:
                 texts.append("")
                 continue
-            x0, y0, x1, y1 = _box_pixels(box, image.shape[0])
-            crop = np.asarray(image[y0:y1, x0:x1], dtype=np.uint8)
-            if (x1 - x0) >= (y1 - y0):
+            crop, side_by_side = box_crop(np.asarray(image, dtype=np.uint8), box)
+            if side_by_side:
                 texts.append(self._read_line(crop))
             else:
                 cells = np.array_split(crop, n, axis=0)
