@@ -4,14 +4,19 @@ glyph tokens, fused context), shared by training and sampling."""
 import numpy as np
 import torch
 
-from sklearn_suite.datasets._glyph_scenes import box_mask, render_glyph_image
+from sklearn_suite.datasets._glyph_scenes import (
+    box_mask,
+    render_glyph_image,
+    render_text_box,
+)
 
 
 class GlyphConditions:
     """Conditions of a fitted GlyphDrawGenerator (a mixin of the estimator)."""
 
     def _glyph_images(self, texts, boxes):
-        """Glyph images: text centred, side by side unless the box is taller."""
+        """Glyph images the glyph encoder reads: text centred, side by side
+        unless the box is taller."""
         glyphs = [
             render_glyph_image(
                 text,
@@ -19,6 +24,21 @@ class GlyphConditions:
                 self.font_path_,
                 box is None or (box[2] - box[0]) >= (box[3] - box[1]),
             )
+            for text, box in zip(texts, boxes, strict=True)
+        ]
+        return torch.as_tensor(np.stack(glyphs))[:, None]
+
+    def _glyph_channels(self, texts, boxes):
+        """The UNet's glyph input channel: the centred glyph image
+        (``glyph_placement="centre"``) or the text drawn in its box (``"box"``;
+        empty without a box, as before the mask predictor has placed it)."""
+        if self.glyph_placement == "centre":
+            return self._glyph_images(texts, boxes)
+        size = self.image_size_
+        glyphs = [
+            render_text_box(text, box, size, self.font_path_)
+            if text and box is not None
+            else np.zeros((size, size), dtype=np.float32)
             for text, box in zip(texts, boxes, strict=True)
         ]
         return torch.as_tensor(np.stack(glyphs))[:, None]

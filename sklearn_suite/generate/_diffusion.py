@@ -77,6 +77,14 @@ def box_weighted_loss(predicted, target, mask, text_weight):
 
 
 @torch.no_grad()
+def in_box_error(predicted, target, mask):
+    """Mean squared error inside the text boxes only (NaN without any box): the
+    part of the denoising loss that draws the glyphs, for learning curves."""
+    inside = mask.expand_as(predicted)
+    return (((predicted - target) ** 2 * inside).sum() / inside.sum()).item()
+
+
+@torch.no_grad()
 def ddim_sample(denoise, noise, num_inference_steps, prediction_type, stop_at=None):
     """Deterministic DDIM sampling (eta = 0) from the given initial noise.
 

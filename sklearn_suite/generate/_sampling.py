@@ -56,9 +56,12 @@ class GlyphDrawSampling:
                         texts[rows], chunk_boxes, captions, null, noise
                     )
                 chunk_boxes = self._prompt_boxes(texts[rows], chunk_boxes, rng)
-                glyph = self._glyph_images(texts[rows], chunk_boxes)
+                glyph = self._glyph_channels(texts[rows], chunk_boxes)
                 mask = self._masks(texts[rows], chunk_boxes)
-                denoise = self._glyphdraw_denoiser(captions, null, glyph, mask)
+                tokens = self._glyph_token_batch(
+                    self._glyph_images(texts[rows], chunk_boxes)
+                )
+                denoise = self._glyphdraw_denoiser(captions, null, tokens, glyph, mask)
             out.append(
                 ddim_sample(
                     denoise, noise, self.num_inference_steps, self.prediction_type_
@@ -74,15 +77,17 @@ class GlyphDrawSampling:
         needs = [bool(t) and b is None for t, b in zip(texts, boxes, strict=True)]
         if not any(needs):
             return boxes
-        glyph = self._glyph_images(texts, [None] * len(texts))
+        no_boxes = [None] * len(texts)
+        glyph = self._glyph_channels(texts, no_boxes)
+        tokens = self._glyph_token_batch(self._glyph_images(texts, no_boxes))
         empty = torch.zeros_like(glyph)
-        denoise = self._glyphdraw_denoiser(captions, null, glyph, empty)
+        denoise = self._glyphdraw_denoiser(captions, null, tokens, glyph, empty)
         stop = max(1, round(0.4 * self.num_inference_steps))
         x_t, t = ddim_sample(
             denoise, noise, self.num_inference_steps, self.prediction_type_, stop
         )
         glyph = glyph.to(self.device_)
-        context = self._context(captions, self._glyph_token_batch(glyph))
+        context = self._context(captions, tokens)
         t = t.repeat(len(texts)).to(self.device_)
         features = unet_features(
             self.unet_, self._unet_input(x_t, glyph, empty.to(self.device_)), t, context
@@ -104,9 +109,8 @@ class GlyphDrawSampling:
 
         return denoise
 
-    def _glyphdraw_denoiser(self, captions, null, glyph, mask):
+    def _glyphdraw_denoiser(self, captions, null, glyph_tokens, glyph, mask):
         glyph, mask = glyph.to(self.device_), mask.to(self.device_)
-        glyph_tokens = self._glyph_token_batch(glyph)
         # full: caption + channels; image: null caption + channels; uncond: null + zeros
         null_context = self._context(null, glyph_tokens)
         context = torch.cat(

@@ -18,6 +18,7 @@ from sklearn_suite.datasets._glyph_scenes import render_glyph_image
 from sklearn_suite.generate._diffusion import (
     box_weighted_loss,
     condition_dropout,
+    in_box_error,
     noisy_input_and_target,
     training_scheduler,
 )
@@ -76,7 +77,8 @@ class GlyphDrawTraining:
     def _optimise(self, params, loss_fn, batches, stage, n_steps, lr, weight_decay):
         """AdamW with 100 warm-up steps and linear decay to 10% over ``params``
         (a name -> parameter dict); the weights end as their EMA when
-        ``ema_decay`` is set."""
+        ``ema_decay`` is set. ``loss_fn`` returns the loss, or the loss and a
+        dict of further per-step figures to record in the history."""
         from diffusers.training_utils import EMAModel
 
         params = list(params.values())
@@ -88,7 +90,10 @@ class GlyphDrawTraining:
         loop = HandLoop(n_steps, stage, self.verbose)
         for _, batch in zip(loop, batches):
             loss = loss_fn(batch)
+            loss, extras = loss if isinstance(loss, tuple) else (loss, {})
             loop.check(loss)
+            for key, value in extras.items():
+                loop.record(key, value)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
@@ -99,7 +104,7 @@ class GlyphDrawTraining:
             ema.copy_to(params)
         self.history_[stage] = loop.history
 
-    def _pretrain_base(self, images, captions, rng, seed):
+    def _pretrain_base(self, images, captions, masks, rng, seed):
         size = images.shape[-1]
         with torch_seeded(seed, self.device_):
             caption_encoder = CaptionEncoder(
@@ -123,7 +128,10 @@ class GlyphDrawTraining:
                 x_t, target = noisy_input_and_target(scheduler, x0, t)
                 context = base.caption_encoder(batch_ids.to(self.device_))
                 predicted = base.unet(x_t, t, encoder_hidden_states=context).sample
-                return F.mse_loss(predicted, target)
+                box_loss = in_box_error(
+                    predicted, target, masks[batch].to(self.device_)
+                )
+                return F.mse_loss(predicted, target), {"box_loss": box_loss}
 
             pool = np.arange(len(images))
             base.train()
@@ -180,10 +188,10 @@ class GlyphDrawTraining:
     def _fit_glyphdraw(self, images, X, boxes, rng, seed):
         texts = list(X["text"])
         self.glyph_encoder_ = self._pretrain_glyph_encoder(rng, seed)
-        glyphs, masks = self._glyph_images(texts, boxes), self._masks(texts, boxes)
+        glyphs, masks = self._glyph_channels(texts, boxes), self._masks(texts, boxes)
         caption_tokens = self._caption_tokens(X["caption"])
         null_caption = self._caption_tokens([""])
-        glyph_tokens = self._glyph_token_batch(glyphs)
+        glyph_tokens = self._glyph_token_batch(self._glyph_images(texts, boxes))
 
         with torch_seeded(seed + 2, self.device_):
             unet = copy.deepcopy(self.base_model_.unet)
@@ -245,7 +253,8 @@ class GlyphDrawTraining:
                     t,
                     encoder_hidden_states=self._context(captions, glyph_tokens[batch]),
                 ).sample
-                return box_weighted_loss(predicted, target, mask, self.text_loss_weight)
+                loss = box_weighted_loss(predicted, target, mask, self.text_loss_weight)
+                return loss, {"box_loss": in_box_error(predicted, target, mask)}
 
             self.unet_.train()
             self.fusion_.train()
@@ -266,10 +275,11 @@ class GlyphDrawTraining:
         with MSE to the real masks at timesteps in [400, 700), the UNet seeing the
         glyph channel and an empty mask as it does at inference."""
         texts = list(X["text"])
-        glyphs = self._glyph_images(texts, [None] * len(texts))
+        no_boxes = [None] * len(texts)
+        glyphs = self._glyph_channels(texts, no_boxes)
         masks = self._masks(texts, boxes)
         caption_tokens = self._caption_tokens(X["caption"])
-        glyph_tokens = self._glyph_token_batch(glyphs)
+        glyph_tokens = self._glyph_token_batch(self._glyph_images(texts, no_boxes))
         text_rows = np.flatnonzero([bool(t) for t in texts])
         scheduler = training_scheduler(self.prediction_type_)
         with torch_seeded(seed + 3, self.device_):

@@ -15,6 +15,7 @@ from sklearn_suite.datasets._glyph_scenes import (
     SCENE_COLOURS,
     box_mask,
     render_glyph_image,
+    render_text_box,
 )
 from sklearn_suite.generate import (
     FusionTransformer,
@@ -319,8 +320,7 @@ def test_the_glyph_and_box_drive_the_output(fitted):
     blind = copy.copy(fitted).set_params(glyph_channels=False, glyph_tokens=False)
     a_blind, b_blind = (blind.predict(prompts.iloc[[i]])[0] for i in (0, 1))
     np.testing.assert_array_equal(a_blind, b_blind)
-    font = fitted.font_path_
-    glyph = render_glyph_image("山", SIZE, font) > 0.5
+    glyph = render_text_box("山", prompts["box"][0], SIZE, fitted.font_path_) > 0.5
     assert not np.array_equal(a[..., 0] > 127, glyph)
 
 
@@ -442,3 +442,86 @@ def test_no_glyph_channel_ablation_feeds_zeros(fitted):
     ablated = clone(fitted).set_params(glyph_channels=False)._unet_input(x, glyph, mask)
     assert not ablated[:, 3].any() and ablated[:, 4].all()
     torch.testing.assert_close(ablated[:, :3], x)
+
+
+def test_glyph_channel_shows_the_text_in_its_box_or_centred(fitted):
+    texts = ["山水", "", "火"]
+    boxes = [(0.0, 0.5, 1.0, 1.0), None, (0.1, 0.1, 0.5, 0.5)]
+    channel = fitted._glyph_channels(texts, boxes)[:, 0].numpy()
+    assert channel.shape == (3, SIZE, SIZE) and not channel[1].any()
+    for i in (0, 2):
+        inside = box_mask(boxes[i], SIZE).astype(bool)
+        assert channel[i][inside].sum() > 1 and not channel[i][~inside].any()
+        expected = render_text_box(texts[i], boxes[i], SIZE, fitted.font_path_)
+        np.testing.assert_array_equal(channel[i], expected)
+    # no box yet (the mask predictor's first pass): nothing to draw
+    assert not fitted._glyph_channels(["山"], [None]).any()
+    # the glyph encoder reads the centred image whatever the placement
+    tokens_input = fitted._glyph_images(["火"], [boxes[2]])[0, 0].numpy()
+    np.testing.assert_array_equal(
+        tokens_input, render_glyph_image("火", SIZE, fitted.font_path_)
+    )
+    centre = copy.copy(fitted).set_params(glyph_placement="centre")
+    torch.testing.assert_close(
+        centre._glyph_channels(texts, boxes), centre._glyph_images(texts, boxes)
+    )
+
+
+def _in_box_error(gen, scenes, unet, glyph=True, steps=(150, 400, 650, 900)):
+    """Mean squared v-error inside the boxes at fixed noise and timesteps."""
+    from sklearn_suite.generate._diffusion import (
+        noisy_input_and_target,
+        training_scheduler,
+    )
+
+    texts, boxes = list(scenes["text"]), list(scenes["box"])
+    x0 = torch.as_tensor(np.stack(scenes["image"].to_numpy())).permute(0, 3, 1, 2)
+    k = len(steps)
+    x0 = (x0.float() / 127.5 - 1).repeat(k, 1, 1, 1)
+    t = torch.tensor(steps).repeat_interleave(len(texts))
+    generator = torch.Generator().manual_seed(0)
+    scheduler = training_scheduler(gen.prediction_type_)
+    x_t, target = noisy_input_and_target(scheduler, x0, t, generator)
+    captions = gen._caption_tokens(scenes["caption"]).repeat(k, 1, 1)
+    mask = gen._masks(texts, boxes).repeat(k, 1, 1, 1)
+    with torch.no_grad():
+        if unet is gen.base_model_.unet:
+            predicted = unet(x_t, t, encoder_hidden_states=captions).sample
+        else:
+            channel = gen._glyph_channels(texts, boxes).repeat(k, 1, 1, 1)
+            tokens = gen._glyph_token_batch(gen._glyph_images(texts, boxes))
+            context = gen._context(captions, tokens.repeat(k, 1, 1))
+            inputs = gen._unet_input(x_t, channel * glyph, mask)
+            predicted = unet(inputs, t, encoder_hidden_states=context).sample
+    return float(((predicted - target) ** 2 * mask).sum() / (3 * mask.sum()))
+
+
+def test_glyphdraw_stage_learns_where_and_what_a_frozen_base_cannot():
+    # a handful of scenes with one character and one caption, the text at
+    # different places: the caption cannot say where the ink goes, the mask and
+    # glyph channels can. Training only conv_in, cross-attention K/V and the
+    # fusion lowers the in-box error below the base's, and the glyph channel is
+    # part of it (the same model with the channel zeroed does worse). At this
+    # test's size the gap is about 12%; the benchmark measures what it buys.
+    pool = make_glyph_scenes(
+        400, image_size=SIZE, text_fraction=1.0, alphabet="山", max_chars=1,
+        random_state=2,
+    )  # fmt: skip
+    few = pool[(pool["background"] == "grey") & (pool["shape"] == "none")].head(8)
+    assert few["caption"].nunique() == 1 and few["box"].nunique() > 4
+    base = tiny(
+        stage="base", unet_channels=(16, 32), batch_size=16, base_steps=300,
+        base_lr=3e-3,
+    ).fit(few)  # fmt: skip
+    gen = tiny(
+        base_model=base, ocr_model=base.ocr_model_, unet_channels=(16, 32),
+        batch_size=16, glyph_steps=300, no_text_fraction=0.0, lr=3e-3,
+    ).fit(few)  # fmt: skip
+    steps = (50, 150, 300)
+    base_error = _in_box_error(gen, few, gen.base_model_.unet, steps=steps)
+    glyph_error = _in_box_error(gen, few, gen.unet_, steps=steps)
+    blind_error = _in_box_error(gen, few, gen.unet_, glyph=False, steps=steps)
+    assert glyph_error < 0.93 * base_error
+    assert glyph_error < 0.95 * blind_error
+    box_loss = np.asarray(gen.history_["glyphdraw"][:, "box_loss"])
+    assert box_loss[-50:].mean() < box_loss[:50].mean()
