@@ -6,7 +6,10 @@ All models train from scratch on ``make_glyph_scenes`` (32 x 32, 10 characters):
   shared by every arm; as a generator it is the text-only baseline (the
   characters appear only in the caption, it gets no box);
 * ``glyphdraw`` - the method (frozen base, cross-attention K/V + conv_in + fusion
-  trained, 20% text-free images, loss weight 1.6 in the box);
+  trained, 20% text-free images, loss weight 1.6 in the box), every setting at
+  its default (the glyph channel shows the text in its box);
+* ``glyphdraw_centre`` - the glyph channel centred on the canvas, as the
+  released training script has it;
 * ``no_glyph_channel`` / ``no_glyph_tokens`` - ablations;
 * ``full_no_mixing`` - the whole UNet fine-tuned on text images only.
 
@@ -25,6 +28,12 @@ machine (one thread).
     python benchmarks/glyphdraw_benchmark.py --worker 1/2
     python benchmarks/glyphdraw_benchmark.py --summarise
     python benchmarks/glyphdraw_benchmark.py --judges    # both judges on real scenes
+
+A variant with other step counts and some arms keeps its own files, e.g. a base
+trained three times longer::
+
+    python benchmarks/glyphdraw_benchmark.py --tag long --base-steps 4500 \
+        --glyph-steps 750 --arms glyphdraw,full_no_mixing
 
 Writes benchmarks/results/glyphdraw.json, glyphdraw.md and glyphdraw_samples.png
 (partial results in glyphdraw.part.*.json and the base model in
@@ -48,11 +57,13 @@ from sklearn_suite.datasets._glyph_scenes import box_crop, box_mask
 from sklearn_suite.generate import GlyphRecognizer, PPOCRReader
 
 RESULTS = Path(__file__).parent / "results"
-BASE_FILE = RESULTS / "glyphdraw_base.joblib"
 N_TRAIN, N_HELD_OUT = 4000, 240
-BASE_STEPS, GLYPH_STEPS = 2000, 1500
+DEFAULTS = GlyphDrawGenerator().get_params()
+BASE_STEPS, GLYPH_STEPS = DEFAULTS["base_steps"], DEFAULTS["glyph_steps"]
+CURVE_EVERY = 250  # steps per point of the in-box loss curves
 ARMS = {
     "glyphdraw": {"fit_mask_predictor": True},
+    "glyphdraw_centre": {"glyph_placement": "centre"},
     "no_glyph_channel": {"glyph_channels": False},
     "no_glyph_tokens": {"glyph_tokens": False},
     "full_no_mixing": {"trainable": "all", "no_text_fraction": 0.0},
@@ -152,18 +163,40 @@ def evaluate(model, name, text_prompts, plain_prompts):
     }
 
 
+def loss_curve(history):
+    """Mean in-box denoising error over each CURVE_EVERY steps of a stage."""
+    box_loss = np.asarray(history[:, "box_loss"], dtype=float)
+    return [
+        float(np.nanmean(box_loss[i : i + CURVE_EVERY]))
+        for i in range(0, len(box_loss), CURVE_EVERY)
+    ]
+
+
+def result_path(args, name):
+    """``glyphdraw[_TAG]NAME`` in the results folder (``--tag`` keeps a
+    variant's files apart from the default run's)."""
+    return RESULTS / (f"glyphdraw_{args.tag}" if args.tag else "glyphdraw") + name
+
+
+def step_params(args):
+    """The steps a run overrides (none for the default run)."""
+    steps = {"base_steps": args.base_steps, "glyph_steps": args.glyph_steps}
+    return {k: v for k, v in steps.items() if v is not None}
+
+
 def run_base(args):
     torch.set_num_threads(args.threads)
     train, held_text, held_plain = data()
     t0 = time.perf_counter()
     base = GlyphDrawGenerator(
-        stage="base", base_steps=BASE_STEPS, verbose=1, random_state=0
+        stage="base", verbose=1, random_state=0, **step_params(args)
     ).fit(train)
     fit_seconds = time.perf_counter() - t0
-    joblib.dump(base, BASE_FILE)
+    joblib.dump(base, result_path(args, "_base.joblib"))
     torch.set_num_threads(1)
     result = evaluate(base, "base", held_text, held_plain)
     result["fit_seconds"] = fit_seconds
+    result["box_loss_curve"] = loss_curve(base.history_["base"])
     # ceilings: the recogniser and the attribute classifiers on real held-out images
     held = make_glyph_scenes(N_HELD_OUT, random_state=1)
     text = held[held["text"] != ""]
@@ -177,31 +210,32 @@ def run_base(args):
         "ocr_accuracy_ppocr": exact(ppocr_reader().read(*boxes), text["text"]),
         "recogniser_clean_cell_accuracy": base.ocr_model_.clean_accuracy_,
     }
-    (RESULTS / "glyphdraw.part.base.json").write_text(json.dumps(result))
+    result_path(args, ".part.base.json").write_text(json.dumps(result))
 
 
 def run_arms(args):
     torch.set_num_threads(1)
     index, total = map(int, args.worker.split("/"))
     train, held_text, held_plain = data()
-    base = joblib.load(BASE_FILE)
-    for i, (name, params) in enumerate(ARMS.items()):
+    base = joblib.load(result_path(args, "_base.joblib"))
+    arms = {name: ARMS[name] for name in args.arms}
+    for i, (name, params) in enumerate(arms.items()):
         if i % total != index:
             continue
         t0 = time.perf_counter()
         model = GlyphDrawGenerator(
             base_model=base,
             ocr_model=base.ocr_model_,
-            glyph_steps=GLYPH_STEPS,
             verbose=1,
             random_state=0,
-            **params,
+            **{**step_params(args), **params},
         ).fit(train)
         fit_seconds = time.perf_counter() - t0
         result = evaluate(model, name, held_text, held_plain)
         result["fit_seconds"] = fit_seconds
         history = model.history_["glyphdraw"]
         result["final_loss"] = float(np.mean(history[-100:, "train_loss"]))
+        result["box_loss_curve"] = loss_curve(history)
         result["n_trainable"] = int(
             sum(
                 p.numel()
@@ -212,14 +246,14 @@ def run_arms(args):
                 if any(n == t.split(".", 1)[1] for t in model.trainable_param_names_)
             )
         )
-        (RESULTS / f"glyphdraw.part.{name}.json").write_text(json.dumps(result))
+        result_path(args, f".part.{name}.json").write_text(json.dumps(result))
         print(name, {k: result[k] for k in ("ocr_accuracy", "fit_seconds")})
 
 
-def summarise():
+def summarise(args):
     parts = {}
     for name in ["base", *ARMS]:
-        path = RESULTS / f"glyphdraw.part.{name}.json"
+        path = result_path(args, f".part.{name}.json")
         if path.exists():
             parts[name] = json.loads(path.read_text())
     samples = {
@@ -243,7 +277,7 @@ def summarise():
             classifiers, np.stack(held_plain["image"].to_numpy()), held_plain
         )
     chance = float(np.mean([0.1 ** len(t) for t in held_text["text"]]))
-    (RESULTS / "glyphdraw.json").write_text(
+    result_path(args, ".json").write_text(
         json.dumps({"chance": chance, "arms": parts}, indent=1)
     )
     base = parts.get("base", {})
@@ -251,8 +285,9 @@ def summarise():
         "# GlyphDraw benchmark",
         "",
         f"32 x 32 scenes, {N_TRAIN} training scenes (half with 1-2 of 10 "
-        f"characters), {N_HELD_OUT} held-out prompts; base {BASE_STEPS} steps, "
-        f"GlyphDraw stage {GLYPH_STEPS} steps, batch 32, v-prediction, 25 DDIM "
+        f"characters), {N_HELD_OUT} held-out prompts; base "
+        f"{args.base_steps or BASE_STEPS} steps, GlyphDraw stage "
+        f"{args.glyph_steps or GLYPH_STEPS} steps, batch 32, v-prediction, 25 DDIM "
         "steps, guidance s_T 2, s_I 2; one seed. OCR = exact match of the text "
         "read at the prompt's box by the independent recogniser "
         f"(chance {chance:.3f}). Background / shape accuracy of an attribute "
@@ -320,12 +355,28 @@ def summarise():
                 f"{part['ocr_accuracy_predicted_box']:.3f}, mean predicted box "
                 f"area {part['predicted_box_area']:.2f} of the image.",
             ]
-    (RESULTS / "glyphdraw.md").write_text("\n".join(lines) + "\n")
+    curves = {n: p["box_loss_curve"] for n, p in parts.items() if "box_loss_curve" in p}
+    if curves:
+        width = max(map(len, curves.values()))
+        lines += [
+            "",
+            f"In-box denoising error (unweighted v-MSE inside the box, mean over each "
+            f"{CURVE_EVERY} steps of the arm's own stage; the base's is its "
+            "pretraining):",
+            "",
+            "| arm | "
+            + " | ".join(f"steps {i * CURVE_EVERY + 1}-" for i in range(width))
+            + " |",
+            "|---|" + "---|" * width,
+        ]
+        for name, curve in curves.items():
+            lines.append(cells([name, *(f"{v:.3f}" for v in curve)]))
+    result_path(args, ".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     if samples:
         from sklearn_suite.generate import plot_samples
 
-        plot_samples(held_text, samples, RESULTS / "glyphdraw_samples.png")
+        plot_samples(held_text, samples, result_path(args, "_samples.png"))
 
 
 def run_judges():
@@ -388,6 +439,10 @@ def main():
         "--threads", type=int, default=int(os.environ.get("THREADS", 2))
     )
     parser.add_argument("--summarise", action="store_true")
+    parser.add_argument("--arms", type=lambda s: s.split(","), default=list(ARMS))
+    parser.add_argument("--base-steps", type=int, help="instead of the default")
+    parser.add_argument("--glyph-steps", type=int, help="instead of the default")
+    parser.add_argument("--tag", help="suffix of this variant's result files")
     parser.add_argument(
         "--judges", action="store_true", help="both OCR judges on real scenes"
     )
@@ -402,7 +457,7 @@ def main():
         args.worker = args.worker or "0/1"
         run_arms(args)
     if args.summarise or everything:
-        summarise()
+        summarise(args)
 
 
 if __name__ == "__main__":
