@@ -195,6 +195,44 @@ def test_training_target_recovers_the_clean_image(prediction_type):
     torch.testing.assert_close(recovered, x0, atol=1e-3, rtol=0)
 
 
+@pytest.mark.parametrize("prediction_type", ["v_prediction", "epsilon"])
+def test_ddim_sampler_inverts_the_training_target(prediction_type):
+    # an oracle that returns the training target of a known clean image from
+    # any x_t: the sampler must land on that image, so target and sampler agree
+    from sklearn_suite.generate._diffusion import ddim_sample, training_scheduler
+
+    scheduler = training_scheduler(prediction_type)
+    x0 = torch.rand(2, 3, 8, 8) * 1.6 - 0.8
+
+    def oracle(x_t, t):
+        a = scheduler.alphas_cumprod[t]
+        eps = (x_t - a.sqrt() * x0) / (1 - a).sqrt()
+        if prediction_type == "epsilon":
+            return eps
+        return a.sqrt() * eps - (1 - a).sqrt() * x0
+
+    noise = torch.randn(2, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(
+        ddim_sample(oracle, noise, 10, prediction_type), x0, atol=1e-4, rtol=0
+    )
+
+
+def test_training_ends_on_the_ema_weights(fitted):
+    # a constant gradient moves a weight along a line; its EMA lags behind the
+    # last value, and the EMA is what the loop leaves in the model
+    def train(ema_decay):
+        weight = torch.nn.Parameter(torch.zeros(1))
+        est = copy.copy(fitted).set_params(ema_decay=ema_decay)
+        est.history_ = {}  # not the shared fixture's
+        batches = iter([np.arange(1)] * 200)
+        est._optimise({"w": weight}, lambda batch: -weight.sum(), batches,
+                      "ema test", 200, lr=0.01, weight_decay=0.0)  # fmt: skip
+        return weight.item()
+
+    last, ema = train(None), train(0.9)
+    assert last > 0.5 and 0.0 < ema < last - 0.01
+
+
 def test_dual_guidance_formula():
     full, image, uncond = torch.tensor(3.0), torch.tensor(2.0), torch.tensor(0.5)
     assert dual_guidance(full, image, uncond, 1.0, 1.0) == full
