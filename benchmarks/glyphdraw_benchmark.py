@@ -60,6 +60,7 @@ RESULTS = Path(__file__).parent / "results"
 N_TRAIN, N_HELD_OUT = 4000, 240
 DEFAULTS = GlyphDrawGenerator().get_params()
 BASE_STEPS, GLYPH_STEPS = DEFAULTS["base_steps"], DEFAULTS["glyph_steps"]
+NOISE_LEVELS = (10, 20, 30)  # grey levels of the judges' noise test
 CURVE_EVERY = 250  # steps per point of the in-box loss curves
 ARMS = {
     "glyphdraw": {"fit_mask_predictor": True},
@@ -175,7 +176,8 @@ def loss_curve(history):
 def result_path(args, name):
     """``glyphdraw[_TAG]NAME`` in the results folder (``--tag`` keeps a
     variant's files apart from the default run's)."""
-    return RESULTS / (f"glyphdraw_{args.tag}" if args.tag else "glyphdraw") + name
+    stem = f"glyphdraw_{args.tag}" if args.tag else "glyphdraw"
+    return RESULTS / (stem + name)
 
 
 def step_params(args):
@@ -404,6 +406,16 @@ def run_judges():
             "seconds_per_box": (time.perf_counter() - t0) / len(text),
         }
     result["recogniser"]["fit_seconds"] = fit_seconds
+    # how much pixel noise each judge tolerates (generated strokes are noisy)
+    rng = np.random.RandomState(0)
+    result["noise"] = {}
+    for sd in NOISE_LEVELS:
+        noisy = np.clip(images + rng.normal(0, sd, images.shape), 0, 255)
+        noisy = noisy.astype(np.uint8)
+        result["noise"][str(sd)] = {
+            name: exact(judge.read(noisy, boxes, lengths), truth)
+            for name, judge in [("recogniser", ours), ("ppocr", ppocr_reader())]
+        }
     (RESULTS / "glyphdraw_judges.json").write_text(json.dumps(result, indent=1))
     lines = [
         "# OCR judges on real scenes",
@@ -425,6 +437,17 @@ def run_judges():
             f"{r['exact_stacked']:.3f} | {r['exact_by_length']['1']:.3f} | "
             f"{r['exact_by_length']['2']:.3f} | {r['seconds_per_box']:.3f} |"
         )
+    lines += [
+        "",
+        "Exact match with Gaussian pixel noise added (standard deviation in grey "
+        "levels):",
+        "",
+        "| judge | " + " | ".join(f"sd {sd}" for sd in NOISE_LEVELS) + " |",
+        "|---|" + "---|" * len(NOISE_LEVELS),
+    ]
+    for name in ("recogniser", "ppocr"):
+        values = [result["noise"][str(sd)][name] for sd in NOISE_LEVELS]
+        lines.append(f"| {name} | " + " | ".join(f"{v:.3f}" for v in values) + " |")
     (RESULTS / "glyphdraw_judges.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
