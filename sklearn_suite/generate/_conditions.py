@@ -64,6 +64,10 @@ class GlyphConditions:
             [encoder.tokens(g.to(self.device_)) for g in glyphs.split(256)]
         )
 
+    def _glyph_tokens(self, texts, boxes):
+        """Glyph tokens of the centred glyph images, whatever the placement."""
+        return self._glyph_token_batch(self._glyph_images(texts, boxes))
+
     def _context(self, caption_tokens, glyph_tokens):
         return self.fusion_(caption_tokens, glyph_tokens if self.glyph_tokens else None)
 

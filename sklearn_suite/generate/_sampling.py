@@ -58,9 +58,7 @@ class GlyphDrawSampling:
                 chunk_boxes = self._prompt_boxes(texts[rows], chunk_boxes, rng)
                 glyph = self._glyph_channels(texts[rows], chunk_boxes)
                 mask = self._masks(texts[rows], chunk_boxes)
-                tokens = self._glyph_token_batch(
-                    self._glyph_images(texts[rows], chunk_boxes)
-                )
+                tokens = self._glyph_tokens(texts[rows], chunk_boxes)
                 denoise = self._glyphdraw_denoiser(captions, null, tokens, glyph, mask)
             out.append(
                 ddim_sample(
@@ -79,7 +77,7 @@ class GlyphDrawSampling:
             return boxes
         no_boxes = [None] * len(texts)
         glyph = self._glyph_channels(texts, no_boxes)
-        tokens = self._glyph_token_batch(self._glyph_images(texts, no_boxes))
+        tokens = self._glyph_tokens(texts, no_boxes)
         empty = torch.zeros_like(glyph)
         denoise = self._glyphdraw_denoiser(captions, null, tokens, glyph, empty)
         stop = max(1, round(0.4 * self.num_inference_steps))

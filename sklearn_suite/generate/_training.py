@@ -191,7 +191,7 @@ class GlyphDrawTraining:
         glyphs, masks = self._glyph_channels(texts, boxes), self._masks(texts, boxes)
         caption_tokens = self._caption_tokens(X["caption"])
         null_caption = self._caption_tokens([""])
-        glyph_tokens = self._glyph_token_batch(self._glyph_images(texts, boxes))
+        glyph_tokens = self._glyph_tokens(texts, boxes)
 
         with torch_seeded(seed + 2, self.device_):
             unet = copy.deepcopy(self.base_model_.unet)
@@ -279,7 +279,7 @@ class GlyphDrawTraining:
         glyphs = self._glyph_channels(texts, no_boxes)
         masks = self._masks(texts, boxes)
         caption_tokens = self._caption_tokens(X["caption"])
-        glyph_tokens = self._glyph_token_batch(self._glyph_images(texts, no_boxes))
+        glyph_tokens = self._glyph_tokens(texts, no_boxes)
         text_rows = np.flatnonzero([bool(t) for t in texts])
         scheduler = training_scheduler(self.prediction_type_)
         with torch_seeded(seed + 3, self.device_):

@@ -508,6 +508,7 @@ def test_glyph_channel_shows_the_text_in_its_box_or_centred(fitted):
 def _in_box_error(gen, scenes, unet, glyph=True, steps=(150, 400, 650, 900)):
     """Mean squared v-error inside the boxes at fixed noise and timesteps."""
     from sklearn_suite.generate._diffusion import (
+        in_box_error,
         noisy_input_and_target,
         training_scheduler,
     )
@@ -527,11 +528,11 @@ def _in_box_error(gen, scenes, unet, glyph=True, steps=(150, 400, 650, 900)):
             predicted = unet(x_t, t, encoder_hidden_states=captions).sample
         else:
             channel = gen._glyph_channels(texts, boxes).repeat(k, 1, 1, 1)
-            tokens = gen._glyph_token_batch(gen._glyph_images(texts, boxes))
+            tokens = gen._glyph_tokens(texts, boxes)
             context = gen._context(captions, tokens.repeat(k, 1, 1))
             inputs = gen._unet_input(x_t, channel * glyph, mask)
             predicted = unet(inputs, t, encoder_hidden_states=context).sample
-    return float(((predicted - target) ** 2 * mask).sum() / (3 * mask.sum()))
+    return in_box_error(predicted, target, mask)
 
 
 def test_glyphdraw_stage_learns_where_and_what_a_frozen_base_cannot():
