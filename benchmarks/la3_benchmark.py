@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import summarise
+from _common import KorniaAutoAugmenter, summarise
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import train_test_split
 
@@ -41,41 +41,6 @@ from sklearn_suite.datasets import (
 )
 
 RESULTS = Path(__file__).parent / "results"
-
-
-class KorniaAutoAugmenter(BaseEstimator):
-    """kornia's RandAugment / TrivialAugment behind the augment(X, y) interface.
-
-    kornia's auto-augment modules draw one sub-policy per call and apply it to the
-    whole batch, while RandAugment and TrivialAugment draw ops per image. Calling
-    kornia once per image costs about 4 ms an image here (more than the training
-    step), so the wrapper calls it on groups of ``group`` images: a new sub-policy
-    every 4 images instead of every image.
-    """
-
-    def __init__(self, kind="randaugment", n=2, m=5, group=4):
-        self.kind = kind
-        self.n = n
-        self.m = m
-        self.group = group
-
-    def fit(self, X, y):
-        return self
-
-    def augment(self, X, y, random_state=None):
-        from kornia.augmentation.auto import RandAugment, TrivialAugment
-
-        op = (
-            RandAugment(n=self.n, m=self.m)
-            if self.kind == "randaugment"
-            else TrivialAugment()
-        )
-        x = torch.from_numpy(np.ascontiguousarray(X))
-        grey = x.shape[1] == 1
-        x = x.expand(-1, 3, -1, -1) if grey else x  # the policies expect RGB
-        out = torch.cat([op(chunk) for chunk in x.split(self.group)])
-        out = out.mean(1, keepdim=True) if grey else out
-        return out.clamp(0, 1).numpy().astype(X.dtype)
 
 
 class RandomPolicyAugmenter(BaseEstimator):
@@ -106,23 +71,26 @@ class RandomPolicyAugmenter(BaseEstimator):
         return out.numpy()
 
 
-def search_params(quick):
+def search_params(quick, proxy_epochs=100, passes=4):
+    """LA3's settings in parts A and B: the library's search budget (20 random +
+    60 guided rounds), the proxy trained half the final budget (the paper: 60 of
+    200 epochs), ``passes`` passes per reward (part C measures why)."""
     if quick:
         return dict(
             proxy_max_epochs=2, n_init=3, n_rounds=3, queue_size=3, n_members=2, top_k=5
         )
     return dict(
-        proxy_max_epochs=10,
-        n_init=10,
-        n_rounds=30,
+        proxy_max_epochs=proxy_epochs,
+        n_reward_passes=passes,
+        n_init=20,
+        n_rounds=60,
         queue_size=10,
         n_members=5,
         top_k=20,
     )
 
 
-def arms(seed, quick):
-    search = search_params(quick)
+def arms(seed, search):
     return {
         "none": None,
         "randaugment": KorniaAutoAugmenter("randaugment"),
@@ -135,23 +103,16 @@ def arms(seed, quick):
     }
 
 
-def part_a(quick, seeds, epochs, names=("digits32", "mnist5k")):
-    digits = load_digit_images(size=16 if quick else 32, return_X_y=True)
-    mnist = read_mnist_5k(size=16 if quick else 28, return_X_y=True)
-    data = {
-        "digits32": (digits, 10 if quick else 50),
-        "mnist5k": (mnist, 10 if quick else 50),
-    }
+def part_a(quick, seeds, epochs, names, train_size, search):
     out, policy_example = {}, None
-    for name, ((X, y), per_class) in data.items():
-        if name not in names:
-            continue
-        acc = {}
+    for name in names:
+        X, y = load_data(name, quick)
+        acc, shares = {}, {}
         for seed in seeds:
             X_tr, X_te, y_tr, y_te = train_test_split(
-                X, y, train_size=per_class * 10, stratify=y, random_state=seed
+                X, y, train_size=train_size, stratify=y, random_state=seed
             )
-            for arm, augmenter in arms(seed, quick).items():
+            for arm, augmenter in arms(seed, search).items():
                 start = time.perf_counter()
                 clf = SGSConvClassifier(
                     scaling=None,
@@ -161,7 +122,10 @@ def part_a(quick, seeds, epochs, names=("digits32", "mnist5k")):
                 )
                 clf.fit(X_tr, y_tr)
                 acc.setdefault(arm, []).append(clf.score(X_te, y_te))
-                if arm == "la3" and policy_example is None and name == "digits32":
+                if arm.startswith("la3"):
+                    freq = policy_op_frequency(clf.augmenter_.policy_).mean()
+                    shares.setdefault(arm, []).append(freq.to_dict())
+                if arm == "la3" and policy_example is None:
                     policy_example = clf.augmenter_
                 print(
                     f"A {name} seed={seed} {arm:15s} acc={acc[arm][-1]:.4f} "
@@ -179,12 +143,77 @@ def part_a(quick, seeds, epochs, names=("digits32", "mnist5k")):
             for arm, v in acc.items()
             if arm != "la3"
         }
-        out[name]["train_size"] = per_class * 10
+        out[name]["train_size"] = train_size
+        out[name]["epochs"] = epochs
+        out[name]["search"] = search
+        # share of op slots per op in the policies, mean over labels and seeds
+        out[name]["op_share"] = {
+            arm: {op: float(np.mean([f[op] for f in v])) for op in OP_NAMES}
+            for arm, v in shares.items()
+        }
     return out, policy_example
 
 
-def part_b(quick, seeds, epochs):
-    search = search_params(quick)
+def load_data(name, quick):
+    if name == "digits32":
+        return load_digit_images(size=16 if quick else 32, return_X_y=True)
+    return read_mnist_5k(size=16 if quick else 28, return_X_y=True)
+
+
+def part_regime(quick, seeds, names, sizes, budgets):
+    """No augmentation against TrivialAugment over training-set sizes and epochs:
+    where does augmentation pay off at all?"""
+    out = {}
+    for name in names:
+        X, y = load_data(name, quick)
+        for size in sizes:
+            for epochs in budgets:
+                acc = {"none": [], "trivialaugment": []}
+                for seed in seeds:
+                    X_tr, X_te, y_tr, y_te = train_test_split(
+                        X, y, train_size=size, stratify=y, random_state=seed
+                    )
+                    for arm in acc:
+                        augmenter = (
+                            KorniaAutoAugmenter("trivialaugment")
+                            if arm == "trivialaugment"
+                            else None
+                        )
+                        clf = SGSConvClassifier(
+                            scaling=None,
+                            max_epochs=epochs,
+                            augmenter=augmenter,
+                            random_state=seed,
+                        ).fit(X_tr, y_tr)
+                        acc[arm].append(clf.score(X_te, y_te))
+                    print(
+                        f"R {name} n={size} epochs={epochs} seed={seed} "
+                        f"none={acc['none'][-1]:.4f} "
+                        f"ta={acc['trivialaugment'][-1]:.4f}",
+                        flush=True,
+                    )
+                out[f"{name}/{size}/{epochs}"] = {
+                    "data": name,
+                    "train_size": size,
+                    "epochs": epochs,
+                    **{arm: summarise(v) for arm, v in acc.items()},
+                    "ta_minus_none": summarise(
+                        np.subtract(acc["trivialaugment"], acc["none"])
+                    ),
+                }
+    return out
+
+
+# part B keeps the search budget and epochs it was measured with
+SHAPES_SEARCH = dict(
+    proxy_max_epochs=10, n_init=10, n_rounds=30, queue_size=10, n_members=5, top_k=20
+)
+SHAPES_EPOCHS = 20
+
+
+def part_b(quick, seeds):
+    search = search_params(quick) if quick else SHAPES_SEARCH
+    epochs = 2 if quick else SHAPES_EPOCHS
     X, y = make_orientation_shapes(
         280 if quick else 1400,
         size=16 if quick else 24,
@@ -228,67 +257,161 @@ def part_b(quick, seeds, epochs):
         "la3_minus_agnostic": summarise(np.subtract(rows["la3"], rows["la3_agnostic"])),
         "rotate_share": {k: summarise(v) for k, v in rotate.items()},
         "train_size": len(X) // 2,
+        "epochs": epochs,
+        "search": search,
     }
 
 
-def part_c(quick):
+def _top(values, k):
+    return np.argsort(values, kind="stable")[:k]
+
+
+def measured_rewards(reward, n_classes, n_passes, seed, n_triples, chunk=256):
+    """Single-pass rewards of every triple for every label, twice independently:
+    shape (2, n_passes, n_classes, n_triples). Every label gets the same triple in
+    a pass; ``chunk`` passes are augmented and predicted as one batch."""
+    table = np.empty((2, n_passes, n_classes, n_triples))
+    for half in range(2):
+        for p in range(n_passes):
+            for start in range(0, n_triples, chunk):
+                triples = ALL_TRIPLES[start : min(start + chunk, n_triples)]
+                stack = np.repeat(triples[:, None], n_classes, axis=1)
+                s = ((seed * 2 + half) * 64 + p) * len(ALL_TRIPLES) + start + 10**6
+                table[half, p, :, start : start + len(triples)] = reward(stack, s).T
+    return table
+
+
+def reliability(table, n_passes, top_k):
+    """Spearman, per label, between two independent measurements of every triple's
+    reward (each the mean of ``n_passes`` passes), and the overlap of their top-k."""
+    from scipy.stats import spearmanr
+
+    a, b = table[0, :n_passes].mean(0), table[1, :n_passes].mean(0)
+    rho = [spearmanr(a[c], b[c])[0] for c in range(len(a))]
+    overlap = [
+        len(set(_top(a[c], top_k)) & set(_top(b[c], top_k))) / top_k
+        for c in range(len(a))
+    ]
+    return {"spearman": summarise(rho), "topk_overlap": summarise(overlap)}
+
+
+def part_c(quick, name, train_size, seeds, proxy_epochs, max_passes, passes, budgets):
+    """Reward reliability and search quality against exhaustive and random search.
+
+    Every triple's reward is measured ``max_passes`` times in two independent
+    halves. The exhaustive search ranks triples by the first half's mean of
+    ``passes`` passes (the rewards LA3 sees); choices are scored on the second
+    half's mean over all passes, which no search saw.
+    """
     search = search_params(quick)
-    X, y = load_digit_images(size=16 if quick else 32, return_X_y=True)
-    X_tr, _, y_tr, _ = train_test_split(
-        X, y, train_size=100 if quick else 500, stratify=y, random_state=0
-    )
     top_k = search["top_k"]
-    start = time.perf_counter()
-    la3 = LabelAwareAugmenter(alpha=0.0, random_state=0, **search).fit(X_tr, y_tr)
-    search_seconds = time.perf_counter() - start
-    labels = la3.classes_.tolist()
-    encoded = np.searchsorted(la3.classes_, y_tr)
-    reward = _ProxyReward(
-        la3.proxy_,
-        X_tr[la3.search_indices_],
-        encoded[la3.search_indices_],
-        len(labels),
-        la3.clean_accuracy_,
-        (X_tr.ndim, X_tr.dtype),
-    )
+    X, y = load_data(name, quick)
     n_triples = 64 if quick else len(ALL_TRIPLES)
-    start = time.perf_counter()
-    table = np.stack(
-        [
-            reward(np.tile(ALL_TRIPLES[r], (len(labels), 1)), 10_000 + r)
-            for r in range(n_triples)
-        ],
-        axis=1,
-    )  # labels x triples
-    exhaustive_seconds = time.perf_counter() - start
-    # per label: LA3's top-k (alpha=0: predicted lowest drop) against the top-k of
-    # the measured rewards; a random search of LA3's budget as a reference
-    rng = np.random.RandomState(0)
-    overlap, regret, random_regret = [], [], []
-    for c in range(len(labels)):
-        measured = table[c]
-        best = np.argsort(measured, kind="stable")[:top_k]
-        predicted = np.argsort(la3.predicted_scores_[c, :n_triples], kind="stable")
-        chosen = predicted[:top_k]
-        overlap.append(len(set(best) & set(chosen)) / top_k)
-        regret.append(measured[chosen].mean() - measured[best].mean())
-        sampled = rng.choice(n_triples, size=la3.n_proxy_evaluations_, replace=False)
-        random_best = sampled[np.argsort(measured[sampled], kind="stable")[:top_k]]
-        random_regret.append(measured[random_best].mean() - measured[best].mean())
-    return {
-        "la3_evaluations": la3.n_proxy_evaluations_,
-        "exhaustive_evaluations": n_triples,
-        "evaluation_ratio": la3.n_proxy_evaluations_ / n_triples,
-        "la3_search_seconds": search_seconds,
-        "exhaustive_seconds": exhaustive_seconds,
-        "top_k": top_k,
-        "topk_overlap": summarise(overlap),
-        "regret_points": summarise(regret),
-        "random_search_regret_points": summarise(random_regret),
-        "mean_measured_reward_all_triples": float(table.mean()),
-        "note": "regret = mean measured accuracy drop (points) of the chosen top-k "
-        "minus that of the exhaustive top-k; each triple measured once",
-    }
+    out = {"data": name, "train_size": train_size, "proxy_max_epochs": proxy_epochs}
+    out["seeds"] = {}
+    for seed in seeds:
+        X_tr, _, y_tr, _ = train_test_split(
+            X, y, train_size=train_size, stratify=y, random_state=seed
+        )
+        common = dict(
+            proxy_max_epochs=proxy_epochs,
+            n_members=search["n_members"],
+            queue_size=search["queue_size"],
+            top_k=top_k,
+            alpha=0.0,
+            random_state=seed,
+        )
+        probe = LabelAwareAugmenter(n_init=1, n_rounds=0, **common).fit(X_tr, y_tr)
+        labels = np.searchsorted(probe.classes_, y_tr)[probe.search_indices_]
+        reward = _ProxyReward(
+            probe.proxy_,
+            X_tr[probe.search_indices_],
+            labels,
+            len(probe.classes_),
+            probe.clean_accuracy_,
+            probe._layout,
+        )
+        n_classes = len(probe.classes_)
+        start = time.perf_counter()
+        table = measured_rewards(reward, n_classes, max_passes, seed, n_triples)
+        pass_seconds = (time.perf_counter() - start) / table[:, :, 0].size
+        row = {
+            "clean_accuracy": float(probe.clean_accuracy_.mean()),
+            "search_images_per_label": float(np.bincount(labels).mean()),
+            "seconds_per_pass": pass_seconds,
+            "reliability": {
+                r: reliability(table, r, top_k) for r in range(1, max_passes + 1)
+            },
+            "budgets": {},
+        }
+        truth = table[1].mean(0)
+        exhaustive = [
+            _top(table[0, :passes].mean(0)[c], top_k) for c in range(n_classes)
+        ]
+        reference = np.mean([truth[c, exhaustive[c]].mean() for c in range(n_classes)])
+        rng = np.random.RandomState(seed)
+        for budget in budgets:
+            n_init = max(1, budget // 4)
+            start = time.perf_counter()
+            la3 = LabelAwareAugmenter(
+                n_init=n_init,
+                n_rounds=budget - n_init,
+                n_reward_passes=passes,
+                **common,
+            ).fit(X_tr, y_tr)
+            seconds = time.perf_counter() - start
+            assert np.allclose(la3.clean_accuracy_, probe.clean_accuracy_)
+            chosen = [
+                _top(la3.predicted_scores_[c, :n_triples], top_k)
+                for c in range(n_classes)
+            ]
+            sampled = [
+                rng.choice(n_triples, budget, replace=False) for _ in range(n_classes)
+            ]
+            random_pick = [
+                sampled[c][_top(table[0, :passes].mean(0)[c, sampled[c]], top_k)]
+                for c in range(n_classes)
+            ]
+            row["budgets"][budget] = {
+                "evaluation_ratio": budget / n_triples,
+                "la3_seconds": seconds,
+                "la3_regret": float(
+                    np.mean([truth[c, chosen[c]].mean() for c in range(n_classes)])
+                    - reference
+                ),
+                "random_regret": float(
+                    np.mean([truth[c, random_pick[c]].mean() for c in range(n_classes)])
+                    - reference
+                ),
+                "la3_overlap": float(
+                    np.mean(
+                        [
+                            len(set(chosen[c]) & set(exhaustive[c])) / top_k
+                            for c in range(n_classes)
+                        ]
+                    )
+                ),
+                "random_overlap": float(
+                    np.mean(
+                        [
+                            len(set(random_pick[c]) & set(exhaustive[c])) / top_k
+                            for c in range(n_classes)
+                        ]
+                    )
+                ),
+            }
+            print(f"C seed={seed} budget={budget} {row['budgets'][budget]}", flush=True)
+        row["exhaustive_truth_reward"] = float(reference)
+        row["oracle_truth_reward"] = float(
+            np.mean([np.sort(truth[c])[:top_k].mean() for c in range(n_classes)])
+        )
+        row["mean_truth_reward"] = float(truth.mean())
+        out["seeds"][seed] = row
+        print(f"C seed={seed} reliability {row['reliability']}", flush=True)
+    out["passes"] = passes
+    out["max_passes"] = max_passes
+    out["top_k"] = top_k
+    return out
 
 
 def main():
@@ -296,12 +419,23 @@ def main():
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--shape-seeds", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--parts", default="abc")
+    parser.add_argument("--parts", default="rabc", help="r (regime sweep), a, b, c")
     parser.add_argument(
         "--datasets",
-        default="digits32,mnist5k",
-        help="datasets of part A (run them as separate processes to use several cores)",
+        default="mnist5k",
+        help="datasets of parts r and a (run them as separate processes to use "
+        "several cores)",
+    )
+    parser.add_argument("--train-sizes", default="100,200,500", help="part r")
+    parser.add_argument("--budgets", default="50,200", help="part r: epochs")
+    parser.add_argument("--train-size", type=int, default=100, help="parts a and c")
+    parser.add_argument("--epochs", type=int, default=200, help="part a")
+    parser.add_argument("--proxy-epochs", type=int, default=100, help="parts a, c")
+    parser.add_argument("--passes", type=int, default=4, help="LA3's, parts a, c")
+    parser.add_argument("--search-seeds", type=int, default=3, help="part c")
+    parser.add_argument("--max-passes", type=int, default=8, help="part c")
+    parser.add_argument(
+        "--search-budgets", default="100,400,1000", help="part c: LA3 rounds"
     )
     args = parser.parse_args()
     seeds = list(range(2 if args.quick else args.seeds))
@@ -310,29 +444,52 @@ def main():
     suffix = "_quick" if args.quick else ""
     RESULTS.mkdir(exist_ok=True)
     new = {}
+    datasets = args.datasets.split(",")
+    if "r" in args.parts:
+        new["regime"] = part_regime(
+            args.quick,
+            seeds[:3],
+            datasets,
+            [int(v) for v in args.train_sizes.split(",")],
+            [2] if args.quick else [int(v) for v in args.budgets.split(",")],
+        )
+    search = search_params(args.quick, args.proxy_epochs, args.passes)
     if "a" in args.parts:
-        new["A"], policy = part_a(args.quick, seeds, epochs, args.datasets.split(","))
+        new["A"], policy = part_a(
+            args.quick,
+            seeds,
+            epochs,
+            datasets,
+            100 if args.quick else args.train_size,
+            search,
+        )
         if policy is not None:
-            fig = plot_policy(policy, title="LA3 policy on digits, seed 0")
+            fig = plot_policy(policy, title=f"LA3 policy on {datasets[0]}, seed 0")
             fig.savefig(
                 RESULTS / f"la3_policy{suffix}.png", dpi=110, bbox_inches="tight"
             )
     if "b" in args.parts:
-        new["B"] = part_b(args.quick, shape_seeds, epochs)
+        new["B"] = part_b(args.quick, shape_seeds)
     if "c" in args.parts:
-        new["C"] = part_c(args.quick)
+        new["C"] = part_c(
+            args.quick,
+            datasets[0],
+            100 if args.quick else args.train_size,
+            list(range(1 if args.quick else args.search_seeds)),
+            2 if args.quick else args.proxy_epochs,
+            2 if args.quick else args.max_passes,
+            1 if args.quick else args.passes,
+            [8, 16] if args.quick else [int(v) for v in args.search_budgets.split(",")],
+        )
     # merge into what other processes wrote meanwhile (parts run concurrently)
     path = RESULTS / f"la3{suffix}.json"
     results = json.loads(path.read_text()) if path.exists() else {}
     results.setdefault("A", {}).update(new.pop("A", {}))
+    results.setdefault("regime", {}).update(new.pop("regime", {}))
     results.update(new)
     results["settings"] = {
-        "seeds": seeds,
-        "shape_seeds": shape_seeds,
-        "max_epochs": epochs,
-        "search": search_params(args.quick),
         "classifier": "SGSConvClassifier(scaling=None), SmallVGG "
-        "(16, 32), SGD 0.05 cosine, last epoch",
+        "(16, 32), SGD 0.05 cosine, batch 64, last epoch",
     }
     path.write_text(json.dumps(results, indent=2) + "\n")
     (RESULTS / f"la3{suffix}.md").write_text(markdown(results))
@@ -343,23 +500,56 @@ def _signed(values):
     return ", ".join(f"{v:+.3f}" for v in values)
 
 
+GEOMETRIC = ("ShearX", "ShearY", "TranslateX", "TranslateY", "Rotate")
+
+
+def _regime_markdown(regime):
+    lines = [
+        "## R. Where augmentation pays off (regime sweep)",
+        "",
+        "No augmentation against kornia's TrivialAugment, same classifier and "
+        "epochs, 3 paired seeds, over training-set sizes and epoch budgets.",
+        "",
+        "| data | train | epochs | none | TrivialAugment | TA − none (paired) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in regime.values():
+        d = row["ta_minus_none"]
+        lines.append(
+            f"| {row['data']} | {row['train_size']} | {row['epochs']} | "
+            f"{row['none']['mean']:.4f} ± {row['none']['std']:.4f} | "
+            f"{row['trivialaugment']['mean']:.4f} ± "
+            f"{row['trivialaugment']['std']:.4f} | {d['mean']:+.4f} ± "
+            f"{d['std']:.4f} ({_signed(d['values'])}) |"
+        )
+    return lines + [""]
+
+
 def markdown(r):
     s = r["settings"]
     lines = [
         "# LA3 benchmark",
         "",
-        f"Classifier: {s['classifier']}; {s['max_epochs']} epochs for every arm; "
-        f"paired seeds {s['seeds']}; search settings {s['search']}. Every arm "
-        "draws fresh augmentations for each batch of each epoch.",
+        f"Classifier: {s['classifier']}. Every arm draws fresh augmentations for "
+        "each batch of each epoch; arms are paired (same split and initial "
+        "weights per seed).",
         "",
     ]
+    if r.get("regime"):
+        lines += _regime_markdown(r["regime"])
     if r.get("A"):
+        lines += ["## A. Accuracy", ""]
+        for name, arms_ in r["A"].items():
+            lines += [
+                f"{name}: {arms_['train_size']} training images, "
+                f"{arms_['epochs']} epochs for every arm, "
+                f"{len(arms_['none']['values'])} seeds; LA3 settings "
+                f"{arms_['search']}.",
+                "",
+            ]
         lines += [
-            "## A. Accuracy",
-            "",
-            "| data | train | arm | accuracy mean ± std | Δ vs none | "
-            "LA3 − arm (paired) |",
-            "|---|---|---|---|---|---|",
+            "| data | arm | accuracy mean ± std | Δ vs none | LA3 − arm (paired) |",
+            "|---|---|---|---|---|",
         ]
         for name, arms_ in r["A"].items():
             for arm in (
@@ -374,16 +564,27 @@ def markdown(r):
                 d = arms_["deltas_vs_none"].get(arm)
                 m = arms_["la3_minus"].get(arm)
                 lines.append(
-                    f"| {name} | {arms_['train_size']} | {arm} | {a['mean']:.4f} ± "
-                    f"{a['std']:.4f} | "
+                    f"| {name} | {arm} | {a['mean']:.4f} ± {a['std']:.4f} | "
                     + (f"{d['mean']:+.4f} ± {d['std']:.4f}" if d else "—")
                     + " | "
                     + (
                         f"{m['mean']:+.4f} ± {m['std']:.4f} ({_signed(m['values'])})"
                         if m
                         else "—"
-                    )  # noqa: E501
+                    )
                     + " |"
+                )
+        lines.append("")
+        for name, arms_ in r["A"].items():
+            for arm, share in arms_.get("op_share", {}).items():
+                top = sorted(share, key=share.get, reverse=True)[:5]
+                lines.append(
+                    f"- {name}, {arm} policy: geometric ops "
+                    f"({', '.join(GEOMETRIC)}) fill "
+                    f"{sum(share[op] for op in GEOMETRIC):.3f} of the op slots "
+                    f"(uniform: {len(GEOMETRIC) / 16:.3f}), Identity "
+                    f"{share['Identity']:.3f}; most used: "
+                    + ", ".join(f"{op} {share[op]:.3f}" for op in top)
                 )
         lines.append("")
     if "B" in r:
@@ -392,7 +593,9 @@ def markdown(r):
         lines += [
             "## B. Orientation shapes",
             "",
-            f"Seeds {s['shape_seeds']}, {b['train_size']} training images.",
+            f"Seeds {len(b['la3_minus_agnostic']['values'])}, {b['train_size']} "
+            f"training images, {b.get('epochs', SHAPES_EPOCHS)} epochs, LA3 "
+            f"settings {b.get('search', SHAPES_SEARCH)}.",
             "",
             f"- Rotate share of op slots in LA3's policy: shape classes "
             f"{rs['shapes']['mean']:.3f} ± {rs['shapes']['std']:.3f}, bar classes "
@@ -406,23 +609,74 @@ def markdown(r):
             f"{b['la3_minus_agnostic']['std']:.4f}",
             "",
         ]
-    if "C" in r:
+    if "C" in r and "seeds" in r["C"]:
         c = r["C"]
         lines += [
-            "## C. Search cost (digits, seed 0)",
+            f"## C. Reward reliability and search quality ({c['data']}, "
+            f"{c['train_size']} training images, proxy {c['proxy_max_epochs']} "
+            "epochs)",
             "",
-            f"- proxy evaluations: LA3 {c['la3_evaluations']} vs exhaustive "
-            f"{c['exhaustive_evaluations']} (ratio {c['evaluation_ratio']:.3f}); "
-            f"wall time {c['la3_search_seconds']:.0f} s (whole fit: proxy, "
-            f"search, stage 2) vs {c['exhaustive_seconds']:.0f} s",
-            f"- top-{c['top_k']} overlap with the exhaustive top-{c['top_k']}: "
-            f"{c['topk_overlap']['mean']:.3f} ± {c['topk_overlap']['std']:.3f}",
-            f"- regret (points of accuracy drop): LA3 "
-            f"{c['regret_points']['mean']:.3f} ± {c['regret_points']['std']:.3f}; "
-            f"random search with the same budget "
-            f"{c['random_search_regret_points']['mean']:.3f} ± "
-            f"{c['random_search_regret_points']['std']:.3f}; mean reward over all "
-            f"triples {c['mean_measured_reward_all_triples']:.3f}",
+            "Every triple's reward for every label measured in two independent "
+            f"halves of {c['max_passes']} passes each (fresh random levels per "
+            "pass). Reliability: per-label Spearman over all triples between the "
+            "two halves, each the mean of r passes; and the overlap of their "
+            f"top-{c['top_k']}.",
+            "",
+            "| seed | search images / label | proxy clean acc | s / pass | "
+            + " | ".join(
+                f"r={p}" for p in c["seeds"][next(iter(c["seeds"]))]["reliability"]
+            )
+            + " |",
+            "|---|---|---|---|"
+            + "---|" * len(c["seeds"][next(iter(c["seeds"]))]["reliability"]),
+        ]
+        for seed, row in c["seeds"].items():
+            lines.append(
+                f"| {seed} | {row['search_images_per_label']:.0f} | "
+                f"{row['clean_accuracy']:.3f} | {row['seconds_per_pass']:.4f} | "
+                + " | ".join(
+                    f"{v['spearman']['mean']:.2f} (top-{c['top_k']} "
+                    f"{v['topk_overlap']['mean']:.2f})"
+                    for v in row["reliability"].values()
+                )
+                + " |"
+            )
+        lines += [
+            "",
+            f"Search: LA3 (alpha = 0, {c['passes']} passes per reward) and random "
+            "search with the same number of rounds, against the exhaustive search "
+            f"of the same rewards (every triple, {c['passes']} passes: the first "
+            "half). Each picks its top-k per label; regret = mean accuracy drop "
+            "(points) of its picks minus the exhaustive picks', both measured on "
+            "the second half, which no search saw (lower is better).",
+            "",
+            "| seed | rounds | share of exhaustive | LA3 regret | random regret | "
+            "LA3 overlap | random overlap | LA3 fit (s) |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for seed, row in c["seeds"].items():
+            for budget, b in row["budgets"].items():
+                lines.append(
+                    f"| {seed} | {budget} | {b['evaluation_ratio']:.3f} | "
+                    f"{b['la3_regret']:+.2f} | {b['random_regret']:+.2f} | "
+                    f"{b['la3_overlap']:.2f} | {b['random_overlap']:.2f} | "
+                    f"{b['la3_seconds']:.0f} |"
+                )
+        lines += [
+            "",
+            "Reference rewards (second half): exhaustive picks "
+            + ", ".join(
+                f"{row['exhaustive_truth_reward']:.2f}" for row in c["seeds"].values()
+            )
+            + "; best possible (the second half's own top-k) "
+            + ", ".join(
+                f"{row['oracle_truth_reward']:.2f}" for row in c["seeds"].values()
+            )
+            + "; mean over all triples "
+            + ", ".join(
+                f"{row['mean_truth_reward']:.2f}" for row in c["seeds"].values()
+            )
+            + ".",
             "",
         ]
     return "\n".join(lines) + "\n"

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import summarise
+from _common import KorniaAutoAugmenter, summarise
 from sklearn.model_selection import train_test_split
 
 from sklearn_suite import SGSConvClassifier
@@ -41,6 +41,77 @@ ARMS = {
     "sgs_branch": dict(scaling="branch"),
     "acb_bn": dict(scaling=None, module_params=dict(branches=ACB, branch_bn=True)),
 }
+
+
+# Part "regime": where do ACB-style branches (BN inside) beat plain training?
+# Each setting: data, training images, epochs, learning rate, module, augmentation.
+SETTINGS = {
+    "digits_500_30ep": dict(data="digits32", train=500, epochs=30),
+    "mnist_200_200ep": dict(data="mnist5k", train=200, epochs=200),
+    "mnist_200_200ep_ta": dict(
+        data="mnist5k", train=200, epochs=200, augment="trivialaugment"
+    ),
+    "mnist_1000_30ep_lr0.2": dict(data="mnist5k", train=1000, epochs=30, lr=0.2),
+    "mnist_500_60ep_resnet": dict(
+        data="mnist5k",
+        train=500,
+        epochs=60,
+        module="resnet",
+        widths=(16, 32, 64),
+        module_params=dict(blocks_per_stage=2),
+    ),
+}
+
+
+def setting_params(setting, arm):
+    """SGSConvClassifier keyword arguments of ``arm`` in ``setting``."""
+    params = dict(ARMS[arm])
+    module_params = {**setting.get("module_params", {})}
+    module_params.update(params.pop("module_params", {}))
+    augment = setting.get("augment")
+    return dict(
+        params,
+        module=setting.get("module", "vgg"),
+        widths=setting.get("widths", (16, 32)),
+        module_params=module_params or None,
+        lr=setting.get("lr", 0.05),
+        max_epochs=setting["epochs"],
+        augmenter=KorniaAutoAugmenter(augment) if augment else None,
+    )
+
+
+def run_setting(name, setting, arms, seeds, quick=False):
+    """Accuracy of ``arms`` over paired seeds in one setting."""
+    X, y = load_digit_images(size=32, return_X_y=True)
+    if setting["data"] == "mnist5k":
+        X, y = read_mnist_5k(size=28, return_X_y=True)
+    train = 100 if quick else setting["train"]
+    acc = {arm: [] for arm in arms}
+    seconds = {arm: [] for arm in arms}
+    for seed in seeds:
+        X_train, X_test, y_train, y_test = train_test_split(
+            X, y, train_size=train, stratify=y, random_state=seed
+        )
+        for arm in arms:
+            params = setting_params(setting, arm)
+            if quick:
+                params["max_epochs"] = 2
+            clf = SGSConvClassifier(random_state=seed, **params)
+            start = time.perf_counter()
+            clf.fit(X_train, y_train)
+            seconds[arm].append(time.perf_counter() - start)
+            acc[arm].append(clf.score(X_test, y_test))
+            print(f"{name} seed={seed} {arm:10s} acc={acc[arm][-1]:.4f}", flush=True)
+    out = {arm: summarise(v) for arm, v in acc.items()}
+    out["deltas_vs_baseline"] = {
+        arm: summarise(np.subtract(acc[arm], acc["baseline"]))
+        for arm in arms
+        if arm != "baseline"
+    }
+    out["fit_seconds"] = {arm: summarise(v) for arm, v in seconds.items()}
+    out["train_size"], out["test_size"] = train, len(X) - train
+    out["setting"] = {k: str(v) for k, v in setting.items()}
+    return out
 
 
 def datasets(quick):
@@ -96,15 +167,23 @@ def main():
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--parts", default="accuracy,cost")
+    parser.add_argument("--parts", default="accuracy,cost", help="also: regime")
+    parser.add_argument(
+        "--settings", default=",".join(SETTINGS), help="part regime (names)"
+    )
+    parser.add_argument(
+        "--setting",
+        default=None,
+        help="part accuracy: every arm in this one setting instead of the defaults",
+    )
     args = parser.parse_args()
     seeds = range(2 if args.quick else args.seeds)
     epochs = 2 if args.quick else args.epochs
     suffix = "_quick" if args.quick else ""
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"sgs{suffix}.json"
-    results = json.loads(path.read_text()) if path.exists() else {}
-    results["settings"] = {
+    new, regime, chosen = {}, {}, {}
+    settings = {
         "seeds": list(seeds),
         "max_epochs": epochs,
         "torch_threads": torch.get_num_threads(),
@@ -114,12 +193,28 @@ def main():
     data = datasets(args.quick)
     (X, y), _ = data["digits32"]
     fit_arm("sgs_mi", X[:100], y[:100], 0, 1)  # warm-up: no arm pays first-call costs
-    if "accuracy" in args.parts:
-        results["accuracy"], maps = accuracy_part(data, seeds, epochs)
+    if "regime" in args.parts:
+        for name in args.settings.split(","):
+            regime[name] = run_setting(
+                name, SETTINGS[name], ("baseline", "acb_bn"), seeds[:3], args.quick
+            )
+    if "accuracy" in args.parts and args.setting:
+        chosen[args.setting] = run_setting(
+            args.setting, SETTINGS[args.setting], tuple(ARMS), seeds, args.quick
+        )
+    elif "accuracy" in args.parts:
+        new["settings"] = settings
+        new["accuracy"], maps = accuracy_part(data, seeds, epochs)
         fig = plot_scalings(maps, title="SGS-MI maps, digits 32x32, seed 0")
         fig.savefig(RESULTS / f"sgs_maps{suffix}.png", dpi=110, bbox_inches="tight")
     if "cost" in args.parts:
-        results["cost"] = cost_part(data, epochs)
+        new["settings"] = settings
+        new["cost"] = cost_part(data, epochs)
+    # merge into what other processes wrote meanwhile (settings run concurrently)
+    results = json.loads(path.read_text()) if path.exists() else {}
+    results.update(new)
+    results.setdefault("regime", {}).update(regime)
+    results.setdefault("chosen", {}).update(chosen)
     path.write_text(json.dumps(results, indent=2) + "\n")
     (RESULTS / f"sgs{suffix}.md").write_text(markdown(results))
     print(markdown(results))
@@ -183,9 +278,61 @@ def cost_part(data, epochs, repeats=3):
     return out
 
 
+def _setting_text(setting):
+    return ", ".join(f"{k}={v}" for k, v in setting.items())
+
+
 def markdown(results):
-    s = results["settings"]
+    s = results.get("settings", {})
     lines = ["# SGS benchmark", ""]
+    if results.get("regime"):
+        lines += [
+            "## Where do branches pay off? (regime sweep)",
+            "",
+            "Plain training against the ACB-style branched net (3x3 + 1x3 + 3x1, "
+            "BN inside each branch), 3 paired seeds per setting; SGD momentum 0.9, "
+            "cosine, weight decay 5e-4, batch 64; last epoch on the held-out rest.",
+            "",
+            "| setting | train | baseline | ACB-BN | ACB-BN − baseline (paired) | "
+            "per-seed Δ | fit s (base / ACB) |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for name, r in results["regime"].items():
+            d = r["deltas_vs_baseline"]["acb_bn"]
+            lines.append(
+                f"| {name} | {r['train_size']} | {r['baseline']['mean']:.4f} ± "
+                f"{r['baseline']['std']:.4f} | {r['acb_bn']['mean']:.4f} ± "
+                f"{r['acb_bn']['std']:.4f} | {d['mean']:+.4f} ± {d['std']:.4f} | "
+                + ", ".join(f"{v:+.3f}" for v in d["values"])
+                + f" | {r['fit_seconds']['baseline']['mean']:.0f} / "
+                f"{r['fit_seconds']['acb_bn']['mean']:.0f} |"
+            )
+        lines += [""] + [
+            f"- {name}: {_setting_text(r['setting'])}"
+            for name, r in results["regime"].items()
+        ]
+        lines.append("")
+    for name, r in results.get("chosen", {}).items():
+        lines += [
+            f"## Every arm in setting {name}",
+            "",
+            f"{_setting_text(r['setting'])}; {len(r['baseline']['values'])} paired "
+            f"seeds, {r['train_size']} training images, {r['test_size']} test.",
+            "",
+            "| arm | accuracy mean ± std | Δ vs baseline (paired) | per-seed Δ | "
+            "fit s |",
+            "|---|---|---|---|---|",
+        ]
+        for arm in ARMS:
+            d = r["deltas_vs_baseline"].get(arm)
+            lines.append(
+                f"| {arm} | {r[arm]['mean']:.4f} ± {r[arm]['std']:.4f} | "
+                + (f"{d['mean']:+.4f} ± {d['std']:.4f}" if d else "—")
+                + " | "
+                + (", ".join(f"{v:+.3f}" for v in d["values"]) if d else "—")
+                + f" | {r['fit_seconds'][arm]['mean']:.0f} |"
+            )
+        lines.append("")
     if "accuracy" in results:
         lines += [
             f"Seeds {s['seeds']} (paired: same split and init seed for every arm), "

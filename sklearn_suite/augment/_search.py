@@ -32,14 +32,29 @@ def per_class_accuracy(
     proxy_predict, images, labels, n_classes, triples, seed, to_layout
 ):
     """Accuracy per class of the frozen proxy on held-out images, each augmented
-    with its class's triple (``triples`` has one row per class)."""
+    with its class's triple.
+
+    ``triples`` has one row per class, shape (n_classes, 3), or a stack of such
+    assignments, shape (m, n_classes, 3); the stack is augmented and predicted in
+    one batch (one pass over the images per assignment) and gives shape
+    (m, n_classes).
+    """
+    triples = np.asarray(triples)
+    stacked = triples.reshape(-1, n_classes, 3)
+    m = len(stacked)
     with torch_seeded(seed):
         generator = torch.Generator().manual_seed(seed)
-        augmented = apply_triples(torch.from_numpy(images), triples[labels], generator)
-    correct = proxy_predict(to_layout(augmented.numpy())) == labels
-    return np.bincount(labels, weights=correct, minlength=n_classes) / np.bincount(
-        labels, minlength=n_classes
-    )
+        augmented = apply_triples(
+            torch.from_numpy(images).repeat(m, *[1] * (images.ndim - 1)),
+            stacked[:, labels].reshape(-1, 3),
+            generator,
+        )
+    correct = proxy_predict(to_layout(augmented.numpy())) == np.tile(labels, m)
+    index = np.arange(m)[:, None] * n_classes + labels[None, :]
+    accuracy = np.bincount(
+        index.ravel(), weights=correct, minlength=m * n_classes
+    ).reshape(m, n_classes) / np.bincount(labels, minlength=n_classes)
+    return accuracy.reshape(triples.shape[:-1])
 
 
 def generate_candidates(

@@ -320,3 +320,61 @@ def test_search_on_cuda_gives_a_policy_usable_on_cpu(shapes):
         loaded = joblib.load(buffer)
         assert loaded.policy_ == model.policy_
         assert loaded.augment(X[:8], y[:8], random_state=0).shape == X[:8].shape
+
+
+class _ThresholdProxy:
+    """A fixed proxy: bright images are class 0, dark ones class 1."""
+
+    def predict(self, X):
+        return (np.asarray(X).reshape(len(X), -1).mean(1) < 0.5).astype(int)
+
+
+def _bright_and_dark(n=10):
+    images = np.concatenate(
+        [np.full((n, 1, 4, 4), 0.55), np.full((n, 1, 4, 4), 0.2)]
+    ).astype(np.float32)
+    return images, np.repeat([0, 1], n)
+
+
+def _reward(n_passes):
+    from sklearn_suite.augment._la3 import _ProxyReward
+
+    images, labels = _bright_and_dark()
+    layout = (4, np.dtype(np.float32), 1.0)
+    return _ProxyReward(
+        _ThresholdProxy(), images, labels, 2, np.ones(2), layout, n_passes
+    )
+
+
+def test_reward_of_a_stack_of_assignments_is_one_row_each():
+    invert = OP_NAMES.index("Invert")
+    stack = np.array([[[0, 0, 0], [0, 0, 0]], [[invert, 0, 0], [invert, 0, 0]]])
+    np.testing.assert_array_equal(_reward(3)(stack, 0), [[0, 0], [100, 100]])
+    np.testing.assert_array_equal(_reward(1)(stack[1], 0), [100, 100])
+
+
+def test_reward_passes_average_out_the_level_noise():
+    # Brightness at a random level darkens a bright image past the proxy's
+    # threshold about half the time; class 1 keeps the identity
+    triples = np.array([[OP_NAMES.index("Brightness"), 0, 0], [0, 0, 0]])
+    one = np.array([_reward(1)(triples, seed) for seed in range(100)])
+    eight = np.array([_reward(8)(triples, seed) for seed in range(100)])
+    assert (one[:, 1] == 0).all() and (eight[:, 1] == 0).all()
+    assert 30 < one[:, 0].mean() < 70 and 30 < eight[:, 0].mean() < 70
+    # binomial: sd 15.8 points for one pass over 10 images, 5.6 for eight
+    assert eight[:, 0].std() < 0.6 * one[:, 0].std()
+
+
+def test_search_evaluates_each_round_with_its_passes(shapes):
+    from sklearn_suite.augment import _la3
+
+    X, y = shapes
+    with mock.patch.object(
+        _la3, "per_class_accuracy", wraps=_la3.per_class_accuracy
+    ) as spy:
+        model = LabelAwareAugmenter(**TINY, n_reward_passes=3).fit(X, y)
+    stacks = [c.args[4] for c in spy.call_args_list]
+    n_classes = len(model.classes_)
+    assert len(stacks) == TINY["n_init"] + TINY["n_rounds"]
+    assert all(s.shape == (3, n_classes, 3) for s in stacks)
+    assert all((s == s[:1]).all() for s in stacks)  # one round's triples, 3 times
