@@ -295,7 +295,17 @@ def reliability(table, n_passes, top_k):
     return {"spearman": summarise(rho), "topk_overlap": summarise(overlap)}
 
 
-def part_c(quick, name, train_size, seeds, proxy_epochs, max_passes, passes, budgets):
+def part_c(
+    quick,
+    name,
+    train_size,
+    seeds,
+    proxy_epochs,
+    max_passes,
+    passes,
+    budgets,
+    on_seed=None,
+):
     """Reward reliability and search quality against exhaustive and random search.
 
     Every triple's reward is measured ``max_passes`` times in two independent
@@ -307,8 +317,15 @@ def part_c(quick, name, train_size, seeds, proxy_epochs, max_passes, passes, bud
     top_k = search["top_k"]
     X, y = load_data(name, quick)
     n_triples = 64 if quick else len(ALL_TRIPLES)
-    out = {"data": name, "train_size": train_size, "proxy_max_epochs": proxy_epochs}
-    out["seeds"] = {}
+    out = {
+        "data": name,
+        "train_size": train_size,
+        "proxy_max_epochs": proxy_epochs,
+        "passes": passes,
+        "max_passes": max_passes,
+        "top_k": top_k,
+        "seeds": {},
+    }
     for seed in seeds:
         X_tr, _, y_tr, _ = train_test_split(
             X, y, train_size=train_size, stratify=y, random_state=seed
@@ -344,6 +361,7 @@ def part_c(quick, name, train_size, seeds, proxy_epochs, max_passes, passes, bud
             },
             "budgets": {},
         }
+        print(f"C seed={seed} reliability {row['reliability']}", flush=True)
         truth = table[1].mean(0)
         exhaustive = [
             _top(table[0, :passes].mean(0)[c], top_k) for c in range(n_classes)
@@ -407,10 +425,8 @@ def part_c(quick, name, train_size, seeds, proxy_epochs, max_passes, passes, bud
         )
         row["mean_truth_reward"] = float(truth.mean())
         out["seeds"][seed] = row
-        print(f"C seed={seed} reliability {row['reliability']}", flush=True)
-    out["passes"] = passes
-    out["max_passes"] = max_passes
-    out["top_k"] = top_k
+        if on_seed is not None:
+            on_seed(out)
     return out
 
 
@@ -432,10 +448,10 @@ def main():
     parser.add_argument("--epochs", type=int, default=200, help="part a")
     parser.add_argument("--proxy-epochs", type=int, default=100, help="parts a, c")
     parser.add_argument("--passes", type=int, default=4, help="LA3's, parts a, c")
-    parser.add_argument("--search-seeds", type=int, default=3, help="part c")
-    parser.add_argument("--max-passes", type=int, default=8, help="part c")
+    parser.add_argument("--search-seeds", type=int, default=2, help="part c")
+    parser.add_argument("--max-passes", type=int, default=4, help="part c")
     parser.add_argument(
-        "--search-budgets", default="100,400,1000", help="part c: LA3 rounds"
+        "--search-budgets", default="100,400", help="part c: LA3 rounds"
     )
     args = parser.parse_args()
     seeds = list(range(2 if args.quick else args.seeds))
@@ -480,10 +496,17 @@ def main():
             2 if args.quick else args.max_passes,
             1 if args.quick else args.passes,
             [8, 16] if args.quick else [int(v) for v in args.search_budgets.split(",")],
+            on_seed=lambda c: save({"C": c}, suffix),
         )
-    # merge into what other processes wrote meanwhile (parts run concurrently)
+    save(new, suffix)
+
+
+def save(new, suffix):
+    """Merge ``new`` parts into the results file (other processes may have written
+    other parts meanwhile) and rewrite the markdown."""
     path = RESULTS / f"la3{suffix}.json"
     results = json.loads(path.read_text()) if path.exists() else {}
+    new = dict(new)
     results.setdefault("A", {}).update(new.pop("A", {}))
     results.setdefault("regime", {}).update(new.pop("regime", {}))
     results.update(new)

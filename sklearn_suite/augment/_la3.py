@@ -147,10 +147,13 @@ class LabelAwareAugmenter(TorchEstimatorMixin, BaseSampler):
         ``proxy_max_epochs`` epochs.
     search_size : float, default=0.4
         Fraction of each label held out for the search.
-    n_reward_passes : int, default=1
+    n_reward_passes : int, default=4
         Passes over the search split per reward, each with fresh random levels;
-        the reward is their mean. More passes make a reward less noisy (see the
-        benchmark's reliability measurement) at proportional cost.
+        the reward is their mean (1 is the paper's single pass). Measured on
+        MNIST digits with 4 search images per label, two independent
+        measurements of all 4,096 triples agree at Spearman 0.67 with one pass
+        and 0.86 with four; the passes are a few percent of the search's time,
+        which the predictor ensemble dominates.
     proxy_max_epochs : int, default=15
         Epochs of the default proxy.
     n_init : int, default=20
@@ -261,7 +264,7 @@ class LabelAwareAugmenter(TorchEstimatorMixin, BaseSampler):
         *,
         proxy=None,
         search_size=0.4,
-        n_reward_passes=1,
+        n_reward_passes=4,
         proxy_max_epochs=15,
         n_init=20,
         n_rounds=60,
