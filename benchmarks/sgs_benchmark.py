@@ -5,6 +5,8 @@ Arms (same split, same init seed, per seed):
   sgs_mi     SGS, mutual-information maps    SGSConvClassifier(scaling="mi")
   sgs_branch SGS, fixed 3x3+1x3+3x1 map      SGSConvClassifier(scaling="branch")
   acb_bn     the branched net itself, BN inside branches (ACB style), plain SGD
+  acb_plain  the branched net without BN inside the branches (the structure the
+             equivalence lemma maps to sgs_branch; weight decay breaks exactness)
 
 Cost (a separate part, run on an otherwise idle machine): wall time per epoch of
 sgs_mi and acb_bn over baseline, fits interleaved and repeated (median of 3), and of
@@ -14,6 +16,15 @@ data, optimizer and schedule.
     python benchmarks/sgs_benchmark.py                 # both parts (about 20 min)
     python benchmarks/sgs_benchmark.py --parts cost    # only the cost part
     python benchmarks/sgs_benchmark.py --quick         # smoke run
+
+Regime: where do ACB-style branches beat plain training? Plain against ACB-BN over
+the SETTINGS below (3 paired seeds each; settings can run as separate processes),
+then every arm in the setting where the branches led:
+
+    python benchmarks/sgs_benchmark.py --parts regime --settings NAME,NAME
+    python benchmarks/sgs_benchmark.py --parts accuracy --setting mnist_1000_30ep_lr0.5
+    python benchmarks/sgs_benchmark.py --parts accuracy --setting \
+        mnist_1000_30ep_lr0.5_wd0 --seeds 3
 
 Writes benchmarks/results/sgs.json, sgs.md and sgs_maps.png.
 """
@@ -40,6 +51,8 @@ ARMS = {
     "sgs_mi": dict(scaling="mi"),
     "sgs_branch": dict(scaling="branch"),
     "acb_bn": dict(scaling=None, module_params=dict(branches=ACB, branch_bn=True)),
+    # the structure the lemma equates with sgs_branch (no BN inside the branches)
+    "acb_plain": dict(scaling=None, module_params=dict(branches=ACB, branch_bn=False)),
 }
 
 
@@ -52,6 +65,15 @@ SETTINGS = {
         data="mnist5k", train=200, epochs=200, augment="trivialaugment"
     ),
     "mnist_1000_30ep_lr0.2": dict(data="mnist5k", train=1000, epochs=30, lr=0.2),
+    "mnist_1000_30ep_lr0.5": dict(data="mnist5k", train=1000, epochs=30, lr=0.5),
+    # the same without weight decay, under which the lemma is exact
+    "mnist_1000_30ep_lr0.5_wd0": dict(
+        data="mnist5k", train=1000, epochs=30, lr=0.5, weight_decay=0.0
+    ),
+    "mnist_1000_10ep_lr0.01": dict(data="mnist5k", train=1000, epochs=10, lr=0.01),
+    "mnist_500_30ep_vgg3": dict(
+        data="mnist5k", train=500, epochs=30, widths=(16, 32, 64)
+    ),
     "mnist_500_60ep_resnet": dict(
         data="mnist5k",
         train=500,
@@ -75,6 +97,7 @@ def setting_params(setting, arm):
         widths=setting.get("widths", (16, 32)),
         module_params=module_params or None,
         lr=setting.get("lr", 0.05),
+        weight_decay=setting.get("weight_decay", 5e-4),
         max_epochs=setting["epochs"],
         augmenter=KorniaAutoAugmenter(augment) if augment else None,
     )
@@ -323,7 +346,7 @@ def markdown(results):
             "fit s |",
             "|---|---|---|---|---|",
         ]
-        for arm in ARMS:
+        for arm in [a for a in ARMS if a in r]:
             d = r["deltas_vs_baseline"].get(arm)
             lines.append(
                 f"| {arm} | {r[arm]['mean']:.4f} ± {r[arm]['std']:.4f} | "
@@ -346,7 +369,7 @@ def markdown(results):
         ]
         for name, arms in results["accuracy"].items():
             size = f"{arms['train_size']}/{arms['test_size']}"
-            for arm in ARMS:
+            for arm in [a for a in ARMS if a in arms]:
                 a = arms[arm]
                 d = arms["deltas_vs_baseline"].get(arm)
                 delta = f"{d['mean']:+.4f} ± {d['std']:.4f}" if d else "—"
