@@ -162,9 +162,12 @@ def part_a(quick, seeds, epochs, names, train_size, search):
     return out, policy_example
 
 
-def part_alpha(quick, seeds, epochs, name, train_size, search, alphas, stored):
-    """LA3 with other diversity weights in part A's setting (same seeds, splits
-    and initial weights), paired with part A's stored LA3 and TrivialAugment."""
+def part_alpha(
+    quick, seeds, epochs, name, train_size, search, alphas, stored, reward_images
+):
+    """LA3 with other diversity weights (or rewards measured on other search
+    images) in part A's setting (same seeds, splits and initial weights), paired
+    with part A's stored LA3 and TrivialAugment."""
     X, y = load_data(name, quick)
     out = {}
     for alpha in alphas:
@@ -176,14 +179,20 @@ def part_alpha(quick, seeds, epochs, name, train_size, search, alphas, stored):
             clf = SGSConvClassifier(
                 scaling=None,
                 max_epochs=epochs,
-                augmenter=LabelAwareAugmenter(alpha=alpha, random_state=seed, **search),
+                augmenter=LabelAwareAugmenter(
+                    alpha=alpha,
+                    reward_images=reward_images,
+                    random_state=seed,
+                    **search,
+                ),
                 random_state=seed,
             ).fit(X_tr, y_tr)
             acc.append(clf.score(X_te, y_te))
             shares.append(policy_op_frequency(clf.augmenter_.policy_).mean())
             print(f"alpha={alpha} seed={seed} acc={acc[-1]:.4f}", flush=True)
         share = {op: float(np.mean([f[op] for f in shares])) for op in OP_NAMES}
-        out[str(alpha)] = {
+        key = str(alpha) if reward_images == "all" else f"{alpha}, {reward_images}"
+        out[key] = {
             "accuracy": summarise(acc),
             "op_share": share,
             **{
@@ -493,6 +502,12 @@ def main():
     parser.add_argument(
         "--alphas", default="0,1", help="part alpha: LA3's diversity weights"
     )
+    parser.add_argument(
+        "--reward-images",
+        default="all",
+        help='part alpha: LA3\'s reward_images ("correct": only images the proxy '
+        "reads right)",
+    )
     parser.add_argument("--search-seeds", type=int, default=2, help="part c")
     parser.add_argument("--max-passes", type=int, default=4, help="part c")
     parser.add_argument(
@@ -540,6 +555,7 @@ def main():
             search,
             [float(v) for v in args.alphas.split(",")],
             stored["A"][datasets[0]],
+            args.reward_images,
         )
     if "b" in args.parts.replace("alpha", ""):
         new["B"] = part_b(args.quick, shape_seeds)
@@ -566,6 +582,7 @@ def save(new, suffix):
     new = dict(new)
     results.setdefault("A", {}).update(new.pop("A", {}))
     results.setdefault("regime", {}).update(new.pop("regime", {}))
+    results.setdefault("alpha", {}).update(new.pop("alpha", {}))
     results.update(new)
     results["settings"] = {
         "classifier": "SGSConvClassifier(scaling=None), SmallVGG "
@@ -581,6 +598,15 @@ def _signed(values):
 
 
 GEOMETRIC = ("ShearX", "ShearY", "TranslateX", "TranslateY", "Rotate")
+
+
+def _share_summary(share, n_top):
+    """(share of the geometric ops, "op share, ..." of the n_top most used)."""
+    top = sorted(share, key=share.get, reverse=True)[:n_top]
+    return (
+        sum(share[op] for op in GEOMETRIC),
+        ", ".join(f"{op} {share[op]:.3f}" for op in top),
+    )
 
 
 def _regime_markdown(regime):
@@ -657,36 +683,32 @@ def markdown(r):
         lines.append("")
         for name, arms_ in r["A"].items():
             for arm, share in arms_.get("op_share", {}).items():
-                top = sorted(share, key=share.get, reverse=True)[:5]
+                geometric, top = _share_summary(share, 5)
                 lines.append(
                     f"- {name}, {arm} policy: geometric ops "
-                    f"({', '.join(GEOMETRIC)}) fill "
-                    f"{sum(share[op] for op in GEOMETRIC):.3f} of the op slots "
+                    f"({', '.join(GEOMETRIC)}) fill {geometric:.3f} of the op slots "
                     f"(uniform: {len(GEOMETRIC) / 16:.3f}), Identity "
-                    f"{share['Identity']:.3f}; most used: "
-                    + ", ".join(f"{op} {share[op]:.3f}" for op in top)
+                    f"{share['Identity']:.3f}; most used: {top}"
                 )
         lines.append("")
     if r.get("alpha"):
         lines += [
-            "### LA3's diversity weight (same setting, seeds and splits as A)",
+            "### LA3's diversity weight and reward images (same setting, seeds "
+            'and splits as A; "correct": rewards measured only on the search '
+            "images the proxy reads right)",
             "",
-            "| alpha | accuracy | LA3 (alpha 2.5) − this | this − TrivialAugment | "
+            "| alpha | accuracy | LA3 (default) − this | this − TrivialAugment | "
             "geometric share | most used ops |",
             "|---|---|---|---|---|---|",
         ]
         for alpha, a in r["alpha"].items():
-            share = a["op_share"]
-            top = sorted(share, key=share.get, reverse=True)[:4]
+            geometric, top = _share_summary(a["op_share"], 4)
             d_la3, d_ta = a["minus_la3"], a["minus_trivialaugment"]
             lines.append(
                 f"| {alpha} | {a['accuracy']['mean']:.4f} ± "
                 f"{a['accuracy']['std']:.4f} | {-d_la3['mean']:+.4f} ± "
                 f"{d_la3['std']:.4f} | {d_ta['mean']:+.4f} ± {d_ta['std']:.4f} "
-                f"({_signed(d_ta['values'])}) | "
-                f"{sum(share[op] for op in GEOMETRIC):.3f} | "
-                + ", ".join(f"{op} {share[op]:.3f}" for op in top)
-                + " |"
+                f"({_signed(d_ta['values'])}) | {geometric:.3f} | {top} |"
             )
         lines.append("")
     if "B" in r:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, clone
 
 from sklearn_suite import LabelAwareAugmenter
 from sklearn_suite.augment import (
@@ -378,3 +378,33 @@ def test_search_evaluates_each_round_with_its_passes(shapes):
     assert len(stacks) == TINY["n_init"] + TINY["n_rounds"]
     assert all(s.shape == (3, n_classes, 3) for s in stacks)
     assert all((s == s[:1]).all() for s in stacks)  # one round's triples, 3 times
+
+
+class _FixedThresholdProxy(_ThresholdProxy, BaseEstimator):
+    def fit(self, X, y):
+        return self
+
+
+def test_rewards_on_correct_images_cannot_credit_the_proxys_mistakes():
+    # label 0: 6 bright images the proxy reads right, 14 dim ones (0.45) it reads
+    # as label 1; Brightness or Invert can turn those right
+    rng = np.random.RandomState(0)
+    X = np.concatenate(
+        [np.full((6, 1, 4, 4), 0.55), np.full((14, 1, 4, 4), 0.45)]
+        + [np.full((20, 1, 4, 4), 0.2)]
+    ).astype(np.float32)
+    X += rng.uniform(0, 0.01, X.shape).astype(np.float32)
+    y = np.repeat([0, 1], 20)
+    params = {**TINY, "proxy": _FixedThresholdProxy(), "n_init": 8}
+    fits = {
+        images: LabelAwareAugmenter(**params, reward_images=images).fit(X, y)
+        for images in ("all", "correct")
+    }
+    np.testing.assert_array_equal(
+        fits["all"].clean_accuracy_, fits["correct"].clean_accuracy_
+    )
+    assert 0 < fits["all"].clean_accuracy_[0] < 1
+    # the paper's reward credits triples that turn the proxy's mistakes right...
+    assert (fits["all"].search_history_["reward"] < 0).any()
+    # ...measured on the images it reads right, no drop is negative
+    assert (fits["correct"].search_history_["reward"] >= 0).all()
