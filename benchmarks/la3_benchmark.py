@@ -9,7 +9,9 @@ a. In that regime (default: MNIST, 100 training images, 200 epochs),
    augmented afresh every epoch: none, kornia RandAugment (n=2, m=5, not tuned),
    kornia TrivialAugment, a random policy of LA3's size, label-agnostic LA3, LA3;
    plus the op shares of LA3's policies.
-alpha. LA3 with other diversity weights in part a's setting (needs part a).
+alpha. LA3 with other diversity weights (--alphas) or rewards measured only on the
+   search images the proxy reads right (--reward-images correct), in part a's
+   setting (needs part a's results).
 b. Orientation shapes: share of Rotate in the policy per class group, and accuracy
    of LA3 against label-agnostic LA3.
 c. Rewards measured twice independently (reliability per number of passes), then
@@ -20,6 +22,8 @@ c. Rewards measured twice independently (reliability per number of passes), then
     python benchmarks/la3_benchmark.py --parts r      # MNIST (about 25 min each)
     python benchmarks/la3_benchmark.py --parts a      # about 20 min
     python benchmarks/la3_benchmark.py --parts alpha  # about 9 min
+    python benchmarks/la3_benchmark.py --parts alpha --alphas 2.5,0 \
+        --reward-images correct                       # about 9 min
     python benchmarks/la3_benchmark.py --parts c      # about 25 min
     python benchmarks/la3_benchmark.py --parts b
     python benchmarks/la3_benchmark.py --quick --parts rac  # smoke run
@@ -117,19 +121,10 @@ def part_a(quick, seeds, epochs, names, train_size, search):
         X, y = load_data(name, quick)
         acc, shares = {}, {}
         for seed in seeds:
-            X_tr, X_te, y_tr, y_te = train_test_split(
-                X, y, train_size=train_size, stratify=y, random_state=seed
-            )
             for arm, augmenter in arms(seed, search).items():
                 start = time.perf_counter()
-                clf = SGSConvClassifier(
-                    scaling=None,
-                    max_epochs=epochs,
-                    augmenter=augmenter,
-                    random_state=seed,
-                )
-                clf.fit(X_tr, y_tr)
-                acc.setdefault(arm, []).append(clf.score(X_te, y_te))
+                score, clf = fit_score(X, y, train_size, seed, epochs, augmenter)
+                acc.setdefault(arm, []).append(score)
                 if arm.startswith("la3"):
                     freq = policy_op_frequency(clf.augmenter_.policy_).mean()
                     shares.setdefault(arm, []).append(freq.to_dict())
@@ -173,21 +168,11 @@ def part_alpha(
     for alpha in alphas:
         acc, shares = [], []
         for seed in seeds:
-            X_tr, X_te, y_tr, y_te = train_test_split(
-                X, y, train_size=train_size, stratify=y, random_state=seed
+            augmenter = LabelAwareAugmenter(
+                alpha=alpha, reward_images=reward_images, random_state=seed, **search
             )
-            clf = SGSConvClassifier(
-                scaling=None,
-                max_epochs=epochs,
-                augmenter=LabelAwareAugmenter(
-                    alpha=alpha,
-                    reward_images=reward_images,
-                    random_state=seed,
-                    **search,
-                ),
-                random_state=seed,
-            ).fit(X_tr, y_tr)
-            acc.append(clf.score(X_te, y_te))
+            score, clf = fit_score(X, y, train_size, seed, epochs, augmenter)
+            acc.append(score)
             shares.append(policy_op_frequency(clf.augmenter_.policy_).mean())
             print(f"alpha={alpha} seed={seed} acc={acc[-1]:.4f}", flush=True)
         share = {op: float(np.mean([f[op] for f in shares])) for op in OP_NAMES}
@@ -203,6 +188,19 @@ def part_alpha(
             },
         }
     return out
+
+
+def fit_score(X, y, train_size, seed, epochs, augmenter):
+    """Accuracy on the held-out rest of the classifier trained on a stratified
+    split with ``augmenter`` (None: no augmentation), and the classifier; the
+    split and the initial weights depend only on ``seed`` (arms are paired)."""
+    X_tr, X_te, y_tr, y_te = train_test_split(
+        X, y, train_size=train_size, stratify=y, random_state=seed
+    )
+    clf = SGSConvClassifier(
+        scaling=None, max_epochs=epochs, augmenter=augmenter, random_state=seed
+    ).fit(X_tr, y_tr)
+    return clf.score(X_te, y_te), clf
 
 
 def load_data(name, quick):
@@ -221,22 +219,14 @@ def part_regime(quick, seeds, names, sizes, budgets):
             for epochs in budgets:
                 acc = {"none": [], "trivialaugment": []}
                 for seed in seeds:
-                    X_tr, X_te, y_tr, y_te = train_test_split(
-                        X, y, train_size=size, stratify=y, random_state=seed
-                    )
                     for arm in acc:
                         augmenter = (
                             KorniaAutoAugmenter("trivialaugment")
                             if arm == "trivialaugment"
                             else None
                         )
-                        clf = SGSConvClassifier(
-                            scaling=None,
-                            max_epochs=epochs,
-                            augmenter=augmenter,
-                            random_state=seed,
-                        ).fit(X_tr, y_tr)
-                        acc[arm].append(clf.score(X_te, y_te))
+                        score, _ = fit_score(X, y, size, seed, epochs, augmenter)
+                        acc[arm].append(score)
                     print(
                         f"R {name} n={size} epochs={epochs} seed={seed} "
                         f"none={acc['none'][-1]:.4f} "
