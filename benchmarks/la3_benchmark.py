@@ -264,20 +264,12 @@ def part_b(quick, seeds):
     rows = {"la3": [], "la3_agnostic": []}
     rotate = {"shapes": [], "bars": [], "agnostic": []}
     for seed in seeds:
-        X_tr, X_te, y_tr, y_te = train_test_split(
-            X, y, test_size=0.5, stratify=y, random_state=seed
-        )
         for arm, aware in (("la3", True), ("la3_agnostic", False)):
-            clf = SGSConvClassifier(
-                scaling=None,
-                max_epochs=epochs,
-                random_state=seed,
-                augmenter=LabelAwareAugmenter(
-                    label_aware=aware, random_state=seed, **search
-                ),
+            augmenter = LabelAwareAugmenter(
+                label_aware=aware, random_state=seed, **search
             )
-            clf.fit(X_tr, y_tr)
-            rows[arm].append(clf.score(X_te, y_te))
+            score, clf = fit_score(X, y, len(X) // 2, seed, epochs, augmenter)
+            rows[arm].append(score)
             freq = policy_op_frequency(clf.augmenter_.policy_)["Rotate"]
             if aware:
                 rotate["shapes"].append(
@@ -403,10 +395,9 @@ def part_c(
             "budgets": {},
         }
         print(f"C seed={seed} reliability {row['reliability']}", flush=True)
-        truth = table[1].mean(0)
-        exhaustive = [
-            _top(table[0, :passes].mean(0)[c], top_k) for c in range(n_classes)
-        ]
+        # the rewards a search sees (first half) and the unseen truth (second)
+        searched, truth = table[0, :passes].mean(0), table[1].mean(0)
+        exhaustive = [_top(searched[c], top_k) for c in range(n_classes)]
         reference = np.mean([truth[c, exhaustive[c]].mean() for c in range(n_classes)])
         rng = np.random.RandomState(seed)
         for budget in budgets:
@@ -428,7 +419,7 @@ def part_c(
                 rng.choice(n_triples, budget, replace=False) for _ in range(n_classes)
             ]
             random_pick = [
-                sampled[c][_top(table[0, :passes].mean(0)[c, sampled[c]], top_k)]
+                sampled[c][_top(searched[c, sampled[c]], top_k)]
                 for c in range(n_classes)
             ]
             row["budgets"][budget] = {

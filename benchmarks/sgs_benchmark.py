@@ -103,11 +103,16 @@ def setting_params(setting, arm):
     )
 
 
-def run_setting(name, setting, arms, seeds, quick=False):
-    """Accuracy of ``arms`` over paired seeds in one setting."""
-    X, y = load_digit_images(size=32, return_X_y=True)
-    if setting["data"] == "mnist5k":
-        X, y = read_mnist_5k(size=28, return_X_y=True)
+def load_data(name):
+    if name == "mnist5k":
+        return read_mnist_5k(size=28, return_X_y=True)
+    return load_digit_images(size=32, return_X_y=True)
+
+
+def run_setting(name, setting, arms, seeds, quick=False, data=None, on_fit=None):
+    """Accuracy of ``arms`` over paired seeds in one setting; ``data`` is its
+    ``(X, y)`` if already loaded, ``on_fit(arm, clf)`` sees every fitted model."""
+    X, y = load_data(setting["data"]) if data is None else data
     train = 100 if quick else setting["train"]
     acc = {arm: [] for arm in arms}
     seconds = {arm: [] for arm in arms}
@@ -124,6 +129,8 @@ def run_setting(name, setting, arms, seeds, quick=False):
             clf.fit(X_train, y_train)
             seconds[arm].append(time.perf_counter() - start)
             acc[arm].append(clf.score(X_test, y_test))
+            if on_fit is not None:
+                on_fit(arm, clf)
             print(f"{name} seed={seed} {arm:10s} acc={acc[arm][-1]:.4f}", flush=True)
     out = {arm: summarise(v) for arm, v in acc.items()}
     out["deltas_vs_baseline"] = {
@@ -138,8 +145,7 @@ def run_setting(name, setting, arms, seeds, quick=False):
 
 
 def datasets(quick):
-    digits = load_digit_images(size=32, return_X_y=True)
-    mnist = read_mnist_5k(size=28, return_X_y=True)
+    digits, mnist = load_data("digits32"), load_data("mnist5k")
     per_class = {"digits32": 50, "mnist5k": 100}
     if quick:
         per_class = {"digits32": 10, "mnist5k": 10}
@@ -244,30 +250,20 @@ def main():
 
 
 def accuracy_part(data, seeds, epochs):
-    out, maps = {}, None
+    """Every arm at the default settings on each dataset; also the first SGS-MI
+    model (for its maps)."""
+    out, mi_models = {}, []
+
+    def keep_mi(arm, clf):
+        if arm == "sgs_mi" and not mi_models:
+            mi_models.append(clf)
+
     for name, ((X, y), per_class) in data.items():
-        acc = {arm: [] for arm in ARMS}
-        for seed in seeds:
-            X_train, X_test, y_train, y_test = train_test_split(
-                X, y, train_size=per_class * 10, stratify=y, random_state=seed
-            )
-            for arm in ARMS:
-                clf, _ = fit_arm(arm, X_train, y_train, seed, epochs)
-                acc[arm].append(clf.score(X_test, y_test))
-                if arm == "sgs_mi" and maps is None:
-                    maps = clf
-                print(
-                    f"{name} seed={seed} {arm:10s} acc={acc[arm][-1]:.4f}", flush=True
-                )
-        out[name] = {arm: summarise(v) for arm, v in acc.items()}
-        out[name]["deltas_vs_baseline"] = {
-            arm: summarise(np.subtract(acc[arm], acc["baseline"]))
-            for arm in ARMS
-            if arm != "baseline"
-        }
-        out[name]["train_size"] = per_class * 10
-        out[name]["test_size"] = len(X) - per_class * 10
-    return out, maps
+        setting = dict(data=name, train=per_class * 10, epochs=epochs)
+        out[name] = run_setting(
+            name, setting, tuple(ARMS), seeds, data=(X, y), on_fit=keep_mi
+        )
+    return out, mi_models[0]
 
 
 def cost_part(data, epochs, repeats=3):

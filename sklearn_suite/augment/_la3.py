@@ -21,6 +21,7 @@ from sklearn_suite.augment._predictor import fit_predictor_ensemble
 from sklearn_suite.augment._search import (
     ALL_TRIPLES,
     per_class_accuracy,
+    per_label_mean,
     predict_all,
     run_search,
     select_policy,
@@ -75,12 +76,6 @@ class _Layout:
 
     def __call__(self, images):
         return _to_layout(images, self.layout)
-
-
-def _per_label_mean(values, labels, n_classes):
-    return np.bincount(labels, weights=values, minlength=n_classes) / np.bincount(
-        labels, minlength=n_classes
-    )
 
 
 class _ProxyReward:
@@ -420,19 +415,19 @@ class LabelAwareAugmenter(TorchEstimatorMixin, BaseSampler):
         proxy.fit(to_layout(images[proxy_idx]), labels[proxy_idx])
         held_images, held_labels = images[search_idx], labels[search_idx]
         correct = proxy.predict(to_layout(held_images)) == held_labels
-        self.clean_accuracy_ = _per_label_mean(correct, held_labels, n_classes)
+        clean = reward_clean = per_label_mean(correct, held_labels, n_classes)
         if self.reward_images == "correct":
             # a triple cannot earn reward by turning the proxy's mistakes right;
             # a label the proxy never reads right keeps all its images
             keep = correct | ~np.isin(held_labels, held_labels[correct])
             held_images, held_labels = held_images[keep], held_labels[keep]
-            correct = correct[keep]
+            reward_clean = per_label_mean(correct[keep], held_labels, n_classes)
         reward = _ProxyReward(
             proxy,
             held_images,
             held_labels,
             n_classes,
-            _per_label_mean(correct, held_labels, n_classes),
+            reward_clean,
             self._layout,
             self.n_reward_passes,
         )
@@ -481,6 +476,7 @@ class LabelAwareAugmenter(TorchEstimatorMixin, BaseSampler):
             np.sort(proxy_idx),
             np.sort(search_idx),
         )
+        self.clean_accuracy_ = clean
         self.predicted_scores_ = scores
         self.policy_ = {
             label: [

@@ -50,11 +50,21 @@ def per_class_accuracy(
             generator,
         )
     correct = proxy_predict(to_layout(augmented.numpy())) == np.tile(labels, m)
-    index = np.arange(m)[:, None] * n_classes + labels[None, :]
-    accuracy = np.bincount(
-        index.ravel(), weights=correct, minlength=m * n_classes
-    ).reshape(m, n_classes) / np.bincount(labels, minlength=n_classes)
+    accuracy = per_label_mean(correct.reshape(m, -1), labels, n_classes)
     return accuracy.reshape(triples.shape[:-1])
+
+
+def per_label_mean(values, labels, n_classes):
+    """Mean of ``values`` over the images of each label, along the last axis:
+    shape (..., n_images) -> (..., n_classes)."""
+    values = np.asarray(values, dtype=float)
+    rows = values.reshape(-1, values.shape[-1])
+    index = np.arange(len(rows))[:, None] * n_classes + labels[None, :]
+    sums = np.bincount(
+        index.ravel(), weights=rows.ravel(), minlength=len(rows) * n_classes
+    ).reshape(len(rows), n_classes)
+    means = sums / np.bincount(labels, minlength=n_classes)
+    return means.reshape(*values.shape[:-1], n_classes)
 
 
 def generate_candidates(
