@@ -22,13 +22,13 @@ WORDS = {
 #: The 22 gendered relation words of CLUTRR; ``(x, r, y)`` reads "y is x's r".
 KINSHIP_RELATIONS = tuple(w for pair in WORDS.values() for w in pair)
 
+# CLUTRR's inverse rules run one way only (an inv-child fact adds no child fact)
 INVERSE = {
     "child": "inv-child",
     "grand": "inv-grand",
     "un": "inv-un",
     "in-law": "inv-in-law",
 }
-INVERSE |= {v: k for k, v in INVERSE.items()}
 SYMMETRIC = ("sibling", "SO")
 # x r1 z, z r2 y => x r3 y
 COMPOSITION = {
@@ -57,8 +57,11 @@ STORY_RELATIONS = (
 
 
 def _family(rng, max_levels, n_children):
-    """Genders (0 male, 1 female) and the base facts of a random family tree."""
-    genders, facts = [0], set()
+    """Genders (0 male, 1 female) and the base facts of a random family tree, in
+    the order CLUTRR's ``Ancestry`` makes them: a person's marriage (one ``SO``
+    fact, person to spouse), then each child's ``child`` facts from both parents;
+    people are numbered as they are made."""
+    genders, facts = [0], []
 
     def person(gender):
         genders.append(gender)
@@ -69,44 +72,89 @@ def _family(rng, max_levels, n_children):
         nxt = []
         for p in generation:
             spouse = person(1 - genders[p])
-            facts |= {(p, "SO", spouse), (spouse, "SO", p)}
+            facts.append((p, "SO", spouse))
             if level == max_levels - 1:
                 continue
             for _ in range(n_children):
                 kid = person(int(rng.randint(2)))
-                facts |= {(p, "child", kid), (spouse, "child", kid)}
+                facts += [(p, "child", kid), (spouse, "child", kid)]
                 nxt.append(kid)
         generation = nxt
     return np.array(genders), facts
 
 
-def _close(facts, rng):
-    """The closed family graph as ``{(x, y): relation}``: one relation per
-    ordered pair, as in CLUTRR, whose closure keeps the first relation derived
-    for a pair. Inverse and symmetric facts are added, then compositions fill the
-    pairs still unrelated, round by round; a pair reached by two rules in one
-    round gets one of them at random (CLUTRR's recursion order is as arbitrary).
-    The kinship rules are not sound (a child's grandmother may be an in-law),
-    so which relation a pair gets matters to the labels, as in CLUTRR."""
-    graph = {(x, y): r for x, r, y in sorted(facts)}
-    while True:
-        for (x, y), r in sorted(graph.items()):
-            if r in INVERSE and (y, x) not in graph:
-                graph[(y, x)] = INVERSE[r]
-            elif r in SYMMETRIC and (y, x) not in graph:
-                graph[(y, x)] = r
-        out = _adjacency(graph)
-        candidates = {}
-        for (x, z), r1 in sorted(graph.items()):
-            for r2, y in out.get(z, ()):
-                r3 = COMPOSITION.get((r1, r2))
-                if r3 is not None and x != y and (x, y) not in graph:
-                    candidates.setdefault((x, y), set()).add(r3)
-        if not candidates:
-            return graph
-        for pair, rels in sorted(candidates.items()):
-            rels = sorted(rels)
-            graph[pair] = rels[rng.randint(len(rels))]
+def _close(facts, n_people):
+    """The closed family graph as ``{(x, y): relation}``, derived in CLUTRR's
+    order so that pairs get CLUTRR's labels: its rules are not sound (a child's
+    grandfather may be an in-law), so which rule reaches a pair first decides
+    its relation.
+
+    CLUTRR's ``almost_complete(x, y)``, called for every ordered pair of people
+    in turn, rewrites the inverse and symmetric relations of the whole graph
+    (overwriting what a pair held), then composes ``(x, y)`` with every edge
+    ending at ``x`` and every edge leaving ``y`` (a composed pair keeps its
+    first relation) and recurses depth first on each new edge. The rewriting of
+    a pair depends on that pair alone, so here it is redone only for the pairs
+    that changed since they were last rewritten: the same graph, in the same
+    order, without a pass over the whole graph per call."""
+    graph, order, into, out_of, changed = {}, {}, {}, {}, set()
+
+    def add(key, rel):
+        if key not in graph:
+            order[key] = len(order)
+            into.setdefault(key[1], []).append(key)
+            out_of.setdefault(key[0], []).append(key)
+        graph[key] = rel
+        changed.add(frozenset(key))
+
+    def rewrite():
+        pairs = list(changed)
+        before = [_pair_state(graph, p) for p in pairs]
+        for rules in (INVERSE, dict.fromkeys(SYMMETRIC)):
+            keys = sorted(
+                (k for p in pairs for k in _ordered(p) if k in graph),
+                key=order.__getitem__,
+            )
+            snapshot = [graph[k] for k in keys]  # each pass reads the graph before it
+            for (x, y), rel in zip(keys, snapshot):
+                if rel in rules:
+                    add((y, x), rules[rel] or rel)
+        changed.clear()
+        # a pair the passes left as it was is a fixed point until it changes
+        changed.update(
+            p for p, old in zip(pairs, before) if _pair_state(graph, p) != old
+        )
+
+    def compose(first, second):
+        (x, _), (_, y) = first, second
+        head = COMPOSITION.get((graph[first], graph[second]))
+        if x == y or (x, y) in graph or head is None:
+            return None
+        add((x, y), head)
+        return (x, y)
+
+    for x, rel, y in facts:
+        add((x, y), rel)
+    stack = [(x, y) for x in range(n_people) for y in range(n_people) if x != y]
+    stack.reverse()
+    while stack:
+        edge = stack.pop()
+        rewrite()
+        if edge not in graph:
+            continue
+        ending, leaving = list(into.get(edge[0], ())), list(out_of.get(edge[1], ()))
+        new = [compose(e, edge) for e in ending] + [compose(edge, e) for e in leaving]
+        stack.extend(reversed([e for e in new if e is not None]))
+    return graph
+
+
+def _ordered(pair):
+    x, y = sorted(pair)
+    return (x, y), (y, x)
+
+
+def _pair_state(graph, pair):
+    return tuple(graph.get(k) for k in _ordered(pair))
 
 
 def _adjacency(graph):
@@ -274,7 +322,7 @@ def make_kinship_stories(
                     f"could not make chains of {length} edges from "
                     f"{max_levels}-generation families with these relations."
                 )
-            graph = _close(facts, rng)
+            graph = _close(facts, len(genders))
             out, targets = _adjacency(graph), sorted(graph)
             for _ in range(PUZZLES_PER_FAMILY):
                 found = _chain(rng, graph, out, targets, int(length), allowed, revisits)
