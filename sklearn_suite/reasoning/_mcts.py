@@ -27,7 +27,9 @@ class MCTS:
 
     As in the official code, the tree is kept between moves: a search from the
     state one of the last search's root actions led to continues in that
-    subtree, with its visits and values.
+    subtree, with its visits and values. ``found`` is the first acceptable
+    terminal state any playout reached (every full reduction of a story takes
+    the same number of merges, so all are worth the same).
     """
 
     def __init__(
@@ -35,12 +37,14 @@ class MCTS:
     ):
         self.env, self.evaluate, self.accept = env, evaluate, accept
         self.n_playouts, self.c_puct, self.sign_flip = n_playouts, c_puct, sign_flip
-        self._root = None
+        self._root, self.found = None, None
 
     def _terminal_value(self, state):
         prediction = state.prediction
         if prediction is None or (self.accept and not self.accept(prediction)):
             return -1.0
+        if self.found is None:
+            self.found = state
         return 1.0 / max(len(state.used), 1)
 
     def _expand(self, node):

@@ -550,12 +550,16 @@ class R5RuleLearner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         while not state.terminal:
             actions, visits = mcts.search(state)
             if not actions:
-                return None, state.used
+                break
             state = env.step(state, actions[int(np.argmax(visits))])
         prediction = state.prediction
-        if prediction is None or not self._memory.is_observed(prediction):
-            return None, state.used
-        return prediction, state.used
+        if prediction is not None and self._memory.is_observed(prediction):
+            return prediction, state.used
+        # the moves taken dead-ended, but a playout had reduced the story fully
+        # with stored rules: that derivation is the answer
+        if mcts.found is not None:
+            return mcts.found.prediction, mcts.found.used
+        return None, state.used
 
     def _accuracy(self, paths, targets):
         hits = [self._reason(p)[0] == t for p, t in zip(paths, targets)]
