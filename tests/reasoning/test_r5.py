@@ -465,3 +465,98 @@ def test_generator_is_reproducible_across_processes():
         for seed in ("1", "2")
     }  # fmt: skip
     assert len(outs) == 1
+
+
+def _clutrr_closure(facts, n_people):
+    """CLUTRR's ``almost_complete`` recursion as written in its builder: whole
+    graph inverse and symmetric passes (each reading a copy, overwriting) at
+    every call, then compositions with the edges into x and out of y, depth
+    first."""
+    from sklearn_suite.datasets import _kinship as kin
+
+    graph = {(x, y): r for x, r, y in facts}
+
+    def passes():
+        nonlocal graph
+        for rules in (kin.INVERSE, {r: r for r in kin.SYMMETRIC}):
+            new = dict(graph)
+            for (a, b), r in graph.items():
+                if r in rules:
+                    new[(b, a)] = rules[r]
+            graph = new
+
+    def compose(first, second):
+        pair = (first[0], second[1])
+        head = kin.COMPOSITION.get((graph.get(first), graph.get(second)))
+        if first[0] == second[1] or pair in graph or head is None:
+            return None
+        graph[pair] = head
+        return pair
+
+    def almost_complete(edge):
+        passes()
+        keys = list(graph)
+        new = [compose(e, edge) for e in keys if e[1] == edge[0]]
+        new += [compose(edge, e) for e in keys if e[0] == edge[1]]
+        for e in new:
+            if e is not None:
+                almost_complete(e)
+
+    for x in range(n_people):
+        for y in range(n_people):
+            if x != y:
+                almost_complete((x, y))
+    return graph
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_family_closure_follows_clutrrs_derivation_order(seed):
+    """The generator's closure equals CLUTRR's recursion (same relations, same
+    insertion order), whose unsound labels it inherits: some spouses of the
+    root's children are labelled the root's children, as in CLUTRR's test
+    stories ("daughter, father, father" labelled father)."""
+    import sys
+
+    from sklearn_suite.datasets import _kinship as kin
+
+    genders, facts = kin._family(np.random.RandomState(seed), 3, 4)
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 20000))
+    try:
+        reference = _clutrr_closure(facts, len(genders))
+    finally:
+        sys.setrecursionlimit(limit)
+    graph = kin._close(facts, len(genders))
+    assert list(graph.items()) == list(reference.items())
+    # the root's children are 2..5; in CLUTRR's order the spouses of the last
+    # two are derived the root's children before the in-law rule reaches them
+    spouses = [s for p, r, s in facts if r == "SO" and 2 <= p <= 5]
+    assert [graph[(s, 0)] for s in spouses] == ["inv-in-law"] * 2 + ["inv-child"] * 2
+    assert graph[(0, 1)] == "SO" and graph[(2, 0)] == "inv-child"
+
+
+def test_prediction_answers_with_a_derivation_the_search_found():
+    """A network that misjudges a dead end draws most visits to it: the moves
+    taken dead-end, but a playout had reduced the story with stored rules, and
+    that derivation is the answer (not an abstention, not a guess)."""
+    from sklearn_suite.reasoning._mcts import MCTS
+
+    memory = RuleMemory(n_observed=6, width=10)
+    # (1, 2) -> 4 leaves (4, 3): no rule; (2, 3) -> 6 then (1, 6) -> 5
+    memory.rules = {(1, 2): [4, 1.0], (2, 3): [6, 1.0], (1, 6): [5, 1.0]}
+
+    def misjudging(state, actions):
+        priors = np.array([0.9 if a == 1 * 10 + 2 else 0.1 for a in actions])
+        return priors / priors.sum(), 1.0
+
+    env = ReductionEnv(memory, learn=False)
+    mcts = MCTS(env, misjudging, n_playouts=10, accept=memory.is_observed)
+    actions, visits = mcts.search(State(((1, 2, 3),)))
+    assert actions[int(np.argmax(visits))] == 1 * 10 + 2  # the dead end
+    assert mcts.found.prediction == 5 and mcts.found.used == ((2, 3), (1, 6))
+
+    model = R5RuleLearner(n_playouts=10)
+    model._memory, model._evaluator = memory, lambda env: misjudging
+    assert model._reason(((1, 2, 3),)) == (5, ((2, 3), (1, 6)))
+    memory.rules.pop((1, 6))  # no derivation left: abstain
+    assert model._reason(((1, 2, 3),))[0] is None
