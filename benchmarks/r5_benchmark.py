@@ -76,6 +76,8 @@ GRAPHLOG_BONUS = {"re_0": 0.3, "re_1": 0.3, "re_2": 0.8}
 # the settings of the previous benchmark (n_invented=9 then), for the speed part
 OLD_SETTINGS = dict(n_invented=27, n_playouts=50, update_every=64, n_updates=5)
 SHARES = ("shorter", "two_answers", "off_table")  # of the data part
+# generator rules no family can show: a son has a wife, a daughter a husband
+UNREALISABLE = {("son", "husband"), ("daughter", "wife")}
 ERROR_CLASSES = (
     "correct", "abstain_uncovered", "abstain_search", "wrong_rules", "wrong_order",
 )  # fmt: skip
@@ -204,9 +206,11 @@ def run_clutrr(seed, protocol, data_dir):
         }
         if name == "r5":
             history = model.history_["self_play"]
+            truth = set(map(tuple, kinship_rules().to_numpy()))
             res[name] |= {
-                "rule_recall": rule_recall(
-                    model, set(map(tuple, kinship_rules().to_numpy()))
+                "rule_recall": rule_recall(model, truth),
+                "rule_recall_realisable": rule_recall(
+                    model, {t for t in truth if t[:2] not in UNREALISABLE}
                 ),
                 "n_rules": len(model.rules_),
                 "wrong_rules": wrong_rules(model),
@@ -389,7 +393,7 @@ def summary_all():
                         sum((Counter(r[model]["per_k"][k]["missing_pairs"])
                              for r in runs), Counter()).most_common(5)
                     )  # fmt: skip
-                for key in ("rule_recall", "n_rules"):
+                for key in ("rule_recall", "rule_recall_realisable", "n_rules"):
                     block[model][key] = summarise([r[model][key] for r in runs])
                 block[model]["wrong_rules"] = [r[model]["wrong_rules"] for r in runs]
                 block[model]["history"] = [r[model]["history"] for r in runs]
@@ -476,11 +480,19 @@ def write_markdown(result):
             )
         missing = sum((Counter(per_k[k]["missing_pairs"]) for k in ks), Counter())
         rr, r5 = block["r5"]["rule_recall"], block["r5"]
+        real = r5.get("rule_recall_realisable")
         n_wrong = [len(w) for w in r5["wrong_rules"]]
         lines += [
             "",
             f"Rule recall against the generator's 64 gendered composition rules: "
-            f"{rr['mean']:.3f}±{rr['std']:.3f} ({r5['n_rules']['mean']:.0f} rules "
+            f"{rr['mean']:.3f}±{rr['std']:.3f}"
+            + (
+                f" (against the 62 whose body a family can show, without son + "
+                f"husband and daughter + wife: {real['mean']:.3f}±{real['std']:.3f})"
+                if real
+                else ""
+            )
+            + f" ({r5['n_rules']['mean']:.0f} rules "
             f"stored); stored rules contradicting a generator rule, per seed: "
             f"{n_wrong}; pairs without a rule in the stories of uncovered abstentions "
             "(all k, all seeds): "

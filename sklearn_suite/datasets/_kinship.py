@@ -254,12 +254,14 @@ def make_kinship_stories(
     For each family a random tree is built (a root male; every person marries;
     every couple but the last generation's has ``n_children`` children of random
     gender) and closed under the inverse, symmetric and compositional kinship
-    rules, one relation per ordered pair as in CLUTRR. A target edge ``(x, r,
-    y)`` of the closed graph is expanded ``k - 1`` times, each time replacing a
-    not-yet-expanded edge of the chain by two edges through a family member
-    whose relations compose to it, until the chain from ``x`` to ``y`` has
-    exactly ``k`` edges. Relations are told as gendered words chosen by the
-    gender of the edge's second entity.
+    rules, one relation per ordered pair, derived in CLUTRR's order so that the
+    labels are CLUTRR's (its rules are not sound: which rule reaches a pair
+    first decides whether a spouse's father is a father-in-law or a father).
+    A target edge ``(x, r, y)`` of the closed graph is expanded ``k - 1`` times,
+    each time replacing a not-yet-expanded edge of the chain by two edges
+    through a family member whose relations compose to it, until the chain
+    from ``x`` to ``y`` has exactly ``k`` edges. Relations are told as
+    gendered words chosen by the gender of the edge's second entity.
 
     As in CLUTRR, the chain may pass through a family member twice
     (``revisits``), so that the story's shortest path from ``x`` to ``y`` can be
