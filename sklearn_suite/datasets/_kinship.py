@@ -110,7 +110,7 @@ def _close(facts, n_people):
     def rewrite():
         pairs = list(changed)
         before = [_pair_state(graph, p) for p in pairs]
-        for rules in (INVERSE, dict.fromkeys(SYMMETRIC)):
+        for rules in (INVERSE, {r: r for r in SYMMETRIC}):
             keys = sorted(
                 (k for p in pairs for k in _ordered(p) if k in graph),
                 key=order.__getitem__,
@@ -118,7 +118,7 @@ def _close(facts, n_people):
             snapshot = [graph[k] for k in keys]  # each pass reads the graph before it
             for (x, y), rel in zip(keys, snapshot):
                 if rel in rules:
-                    add((y, x), rules[rel] or rel)
+                    add((y, x), rules[rel])
         changed.clear()
         # a pair the passes left as it was is a fixed point until it changes
         changed.update(
