@@ -362,6 +362,17 @@ def test_the_glyph_and_box_drive_the_output(fitted):
     assert not np.array_equal(a[..., 0] > 127, glyph)
 
 
+def test_image_guidance_acts_on_text_prompts_only(fitted, scenes):
+    # s_I scales (eps_image - eps_uncond), which differ only by the glyph and
+    # mask channels: text-free prompts (zero channels) ignore it
+    plain = scenes[scenes["text"] == ""].head(2)
+    text = scenes[scenes["text"] != ""].head(2)
+    low, high = (copy.copy(fitted).set_params(guidance_image=s) for s in (1.0, 8.0))
+    diff = np.abs(low.predict(plain).astype(int) - high.predict(plain).astype(int))
+    assert diff.max() <= 1  # float rounding at most
+    assert not np.array_equal(low.predict(text), high.predict(text))
+
+
 def test_base_stage_and_reuse(scenes, fitted):
     base = tiny(stage="base").fit(scenes)
     assert base.unet_ is None and base.trainable_param_names_ == []
