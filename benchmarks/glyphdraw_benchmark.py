@@ -176,7 +176,7 @@ def guidance_sweep(model):
     val = val[val["text"] != ""]
     truth, boxes = list(val["text"]), list(val["box"])
     lengths = [len(t) for t in truth]
-    out = {}
+    own, out = model.guidance_image, {}
     for scale in GUIDANCE_IMAGE:
         images, read = model.set_params(guidance_image=scale).read_text(val)
         grey = np.repeat(np.mean(images, -1, keepdims=True), 3, -1)
@@ -189,7 +189,7 @@ def guidance_sweep(model):
                 ppocr_reader().read(grey.astype(np.uint8), boxes, lengths), truth
             ),
         }
-    model.set_params(guidance_image=DEFAULTS["guidance_image"])
+    model.set_params(guidance_image=own)
     return out
 
 
