@@ -63,8 +63,8 @@ from sklearn_suite.generate import GlyphRecognizer, PPOCRReader
 
 RESULTS = Path(__file__).parent / "results"
 N_TRAIN, N_HELD_OUT = 4000, 240
-DEFAULTS = GlyphDrawGenerator().get_params()
-BASE_STEPS, GLYPH_STEPS = DEFAULTS["base_steps"], DEFAULTS["glyph_steps"]
+# settings each part records, for its summary
+RECORDED = ("base_steps", "glyph_steps", "guidance_text", "guidance_image")
 GUIDANCE_IMAGE = (2.0, 3.0, 5.0, 8.0)  # the validation sweep of s_I
 NOISE_LEVELS = (10, 20, 30)  # grey levels of the judges' noise test
 CURVE_EVERY = 250  # steps per point of the in-box loss curves
@@ -158,6 +158,7 @@ def evaluate(model, name, text_prompts, plain_prompts):
     return {
         **extra,
         "arm": name,
+        "settings": {k: model.get_params()[k] for k in RECORDED},
         "ocr_accuracy": exact(read, truth),
         "ocr_accuracy_ppocr": exact(read_ppocr, truth),
         "ocr_accuracy_by_length": by_length,
@@ -283,6 +284,19 @@ def run_arms(args):
         print(name, {k: result[k] for k in ("ocr_accuracy", "fit_seconds")})
 
 
+def recorded(parts, key, arms_only=False):
+    """A setting as the parts recorded it when sampled (the stage steps and
+    s_I of the GlyphDraw arms mean nothing for the base)."""
+    values = {
+        part["settings"][key]
+        for name, part in parts.items()
+        if not (arms_only and name == "base")
+    }
+    if len(values) != 1:
+        raise ValueError(f"the parts were run with different {key}: {values}")
+    return values.pop()
+
+
 def summarise(args):
     parts = {}
     for name in ["base", *ARMS]:
@@ -319,10 +333,11 @@ def summarise(args):
         "",
         f"32 x 32 scenes, {N_TRAIN} training scenes (half with 1-2 of 10 "
         f"characters), {N_HELD_OUT} held-out prompts; base "
-        f"{args.base_steps or BASE_STEPS} steps, GlyphDraw stage "
-        f"{args.glyph_steps or GLYPH_STEPS} steps, batch 32, v-prediction, 25 DDIM "
-        f"steps, guidance s_T {DEFAULTS['guidance_text']:g}, "
-        f"s_I {DEFAULTS['guidance_image']:g}; one seed. OCR = exact match of the text "
+        f"{recorded(parts, 'base_steps')} steps, GlyphDraw stage "
+        f"{recorded(parts, 'glyph_steps', True)} steps, batch 32, v-prediction, "
+        f"25 DDIM steps, guidance s_T {recorded(parts, 'guidance_text'):g}, "
+        f"s_I {recorded(parts, 'guidance_image', True):g}; one seed. OCR = exact "
+        "match of the text "
         "read at the prompt's box by the independent recogniser "
         f"(chance {chance:.3f}). Background / shape accuracy of an attribute "
         "classifier on images generated from held-out text-free prompts "
