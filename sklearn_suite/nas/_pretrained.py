@@ -12,8 +12,17 @@ from joblib import Parallel, delayed
 # families a pretraining set may hold, NB-201 first
 PRETRAIN_FAMILIES = ("nb201", "cell201", "mbconv", "resnet", "inception")
 # the pretrained predictor's budget (about 2.5 minutes on 2 cores for 16,625
-# networks; the contrastive epochs set the cost)
-PRETRAIN_PARAMS = dict(cl_max_epochs=3, max_epochs=30, batch_size=128)
+# networks; the contrastive epochs set the cost) and its fine-tuning budget: 10
+# epochs at 1e-3, chosen on validation targets drawn from the pretraining families
+# (benchmarks/results/gennape_validation.md; level with GENNAPE's 100 epochs at
+# 1e-4 there, at a tenth of the steps)
+PRETRAIN_PARAMS = dict(
+    cl_max_epochs=3,
+    max_epochs=30,
+    batch_size=128,
+    finetune_max_epochs=10,
+    finetune_lr=1e-3,
+)
 # bumped when the stored graphs change (2: graph-level features stored)
 _CACHE_FORMAT = 2
 # bumped when a fitted model's stored attributes change (2: n_proxies_)
