@@ -158,7 +158,7 @@ def evaluate(model, name, text_prompts, plain_prompts):
     return {
         **extra,
         "arm": name,
-        "settings": {k: model.get_params()[k] for k in RECORDED},
+        "settings": {k: v for k, v in model.get_params().items() if k in RECORDED},
         "ocr_accuracy": exact(read, truth),
         "ocr_accuracy_ppocr": exact(read_ppocr, truth),
         "ocr_accuracy_by_length": by_length,

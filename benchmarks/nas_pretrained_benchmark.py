@@ -52,7 +52,6 @@ import numpy as np
 import torch
 from _common import summarise
 from sklearn.linear_model import Ridge
-from sklearn.utils import check_random_state
 
 from sklearn_suite.datasets import load_digits_nas
 from sklearn_suite.datasets._digits_nas import read_nb201_analog
@@ -134,20 +133,26 @@ def source_proxies(sources, columns):
     )
 
 
+def few_shot(model, graphs, y, key, proxies=None):
+    """Fine-tune a copy (``restandardise=True``) on K networks drawn with the
+    seed ``key``; return those rows, the other rows and their predictions."""
+    perm = np.random.default_rng(key).permutation(len(y))
+    ft, test = perm[:K], perm[K:]
+
+    def rows(idx):
+        return None if proxies is None else proxies[idx]
+
+    tuned = model.fine_tune(
+        [graphs[i] for i in ft], y[ft], restandardise=True, proxies=rows(ft)
+    )
+    return ft, test, tuned.predict([graphs[i] for i in test], proxies=rows(test))
+
+
 def evaluate(model, target, seed, columns=()):
     g, y = target["graphs"], target["y"]
     P = np.column_stack([target["baselines"][c] for c in columns]) if columns else None
-
-    def proxies(rows):
-        return None if P is None else P[rows]
-
     out = {"zero_shot": spearman_score(y, model.predict(g, proxies=P))}
-    perm = np.random.default_rng([seed, K]).permutation(len(y))
-    ft, test = perm[:K], perm[K:]
-    tuned = model.fine_tune(
-        [g[i] for i in ft], y[ft], restandardise=True, proxies=proxies(ft)
-    )
-    pred = tuned.predict([g[i] for i in test], proxies=proxies(test))
+    ft, test, pred = few_shot(model, g, y, [seed, K], P)
     out["ft20"] = spearman_score(y[test], pred)
     out["ft20_mae"] = float(np.mean(np.abs(y[test] - pred)))
     out["mean_of_20_mae"] = float(np.mean(np.abs(y[test] - y[ft].mean())))
@@ -223,11 +228,11 @@ def run(seeds, arms, params, quick):
 
 def validation_targets():
     """The two validation targets of --validate, with their pretraining sets."""
-    graphs, y = family_graphs("nb201")
-    # the nb201 target's cells, drawn as read_nb201_analog(n=300, random_state=0)
-    test = np.sort(check_random_state(0).choice(len(y), 300, replace=False))
-    assert np.array_equal(y[test], load_target("nb201", False)["y"])
-    rest = np.setdiff1d(np.arange(len(y)), test)
+    graphs, y = family_graphs("nb201")  # every cell, in read_nb201_analog's order
+    # the nb201 target's cells (load_target) are read_nb201_analog's n=300 sample
+    test_codes = set(read_nb201_analog(n=300, random_state=0).frame["code"])
+    is_test = np.array([c in test_codes for c in read_nb201_analog().frame["code"]])
+    rest = np.flatnonzero(~is_test)
     val = np.sort(np.random.default_rng(1).choice(rest, 300, replace=False))
     cell_graphs, cell_y = family_graphs("cell201")
     return {
@@ -254,13 +259,9 @@ def validate(seeds):
                     spearman_score(y, model.predict(graphs))
                 )
                 for repeat in range(N_REPEATS):
-                    perm = np.random.default_rng([seed, repeat]).permutation(len(y))
-                    ft, test = perm[:K], perm[K:]
                     for setting in FINETUNE_GRID:
-                        tuned = model.set_params(**setting).fine_tune(
-                            [graphs[i] for i in ft], y[ft], restandardise=True
-                        )
-                        pred = tuned.predict([graphs[i] for i in test])
+                        model.set_params(**setting)
+                        _, test, pred = few_shot(model, graphs, y, [seed, repeat])
                         row.setdefault(setting_name(setting), []).append(
                             spearman_score(y[test], pred)
                         )
@@ -323,7 +324,7 @@ def write_validation(scores, seeds):
     (RESULTS / "gennape_validation.json").write_text(
         json.dumps({"seeds": seeds, "scores": scores, "loss": loss, "budget": budget})
     )
-    print("\n".join(lines[-1:]))
+    print(lines[-1])
 
 
 def write_markdown(result):
