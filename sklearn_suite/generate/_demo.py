@@ -65,7 +65,9 @@ def run_demo(output_dir, *, preset="default", random_state=0, verbose=0):
             np.mean([r == t for r, t in zip(base_read, texts, strict=True)])
         ),
         "baseline_name": "base model, text only in the caption",
-        "note": "at CPU scale neither model draws legible characters yet (chance "
-        "is about 0.07; benchmarks/results/glyphdraw.md)",
+        "note": "this demo trains a small model (chance is about 0.07); at the "
+        "benchmark's defaults the library's recogniser reads GlyphDraw's boxes at "
+        "0.96 against 0.11 for the base, PP-OCR at only 0.19 "
+        "(benchmarks/results/glyphdraw.md)",
         "pictures": [str(path)],
     }

@@ -85,8 +85,11 @@ def run_demo(output_dir, *, preset="default", random_state=0, verbose=0):
         "ours": float(ours),
         "baseline": float(base),
         "baseline_name": "FLOPs",
-        "note": "counting FLOPs or parameters still ranks unseen families better "
-        "than zero-shot GENNAPE here (benchmarks/results/gennape.md)",
+        "note": "fit on cell201 alone, counting FLOPs or parameters still ranks "
+        "unseen families better than zero-shot GENNAPE (benchmarks/results/"
+        "gennape.md); pretrained on NB-201-space labels it ranks ResNets and "
+        "Inception nets above them, not MBConv nets reliably nor NB-201 cells "
+        "(benchmarks/results/gennape_pretrained.md)",
         "pictures": [str(path)],
     }
 
