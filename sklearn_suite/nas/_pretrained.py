@@ -96,18 +96,7 @@ def family_graphs(family, n=None, random_state=0, data_home=None, n_jobs=None):
     y : ndarray
         Accuracy in percent.
     """
-    from sklearn_suite.datasets import load_digits_nas
-    from sklearn_suite.datasets._digits_nas import read_nb201_analog
-
-    if family not in PRETRAIN_FAMILIES:
-        raise ValueError(
-            f"unknown family {family!r}; expected one of {PRETRAIN_FAMILIES}"
-        )
-    data = (
-        read_nb201_analog(n=n, random_state=random_state)
-        if family == "nb201"
-        else load_digits_nas(families=[family])
-    )
+    data = _family_data(family, n, random_state)
     key = joblib.hash([_CACHE_FORMAT, family, [sorted(s.items()) for s in data.specs]])
     path = _cache_dir(data_home) / f"graphs-{family}-{key}.safetensors"
     if path.exists():
@@ -121,6 +110,20 @@ def family_graphs(family, n=None, random_state=0, data_home=None, n_jobs=None):
     graphs = [g for part in parts for g in part]
     _save_graphs(graphs, path)
     return graphs, data.target
+
+
+def _family_data(family, n=None, random_state=0):
+    """The specs and accuracies of a family (see :func:`family_graphs`)."""
+    from sklearn_suite.datasets import load_digits_nas
+    from sklearn_suite.datasets._digits_nas import read_nb201_analog
+
+    if family not in PRETRAIN_FAMILIES:
+        raise ValueError(
+            f"unknown family {family!r}; expected one of {PRETRAIN_FAMILIES}"
+        )
+    if family == "nb201":
+        return read_nb201_analog(n=n, random_state=random_state)
+    return load_digits_nas(families=[family])
 
 
 def _trace_specs(specs, input_shape):
@@ -202,7 +205,10 @@ def pretrained_gennape(
     settings = model.get_params(deep=False)
     for name in ("verbose", "n_jobs"):  # they do not change the model
         del settings[name]
-    config = [_MODEL_FORMAT, families, n_nb201, sorted(settings.items())]
+    # the labels are part of the key: a retrained digits table must not be served
+    # a model fitted on the old accuracies
+    labels = joblib.hash([_family_data(f, n_nb201).target for f in families])
+    config = [_MODEL_FORMAT, families, n_nb201, labels, sorted(settings.items())]
     path = _cache_dir(data_home) / f"gennape-{joblib.hash(repr(config))}.safetensors"
     if path.exists():
         return GENNAPERegressor.load(path)

@@ -2,7 +2,12 @@ import numpy as np
 import pytest
 import torch
 
-from sklearn_suite.nas import family_graphs, pretrained_gennape, pretraining_set
+from sklearn_suite.nas import (
+    _pretrained,
+    family_graphs,
+    pretrained_gennape,
+    pretraining_set,
+)
 from sklearn_suite.nas._pretrained import _load_graphs, _save_graphs
 
 TINY = dict(cl_max_epochs=1, max_epochs=2, width=24, n_layers=2, n_clusters=2)
@@ -48,6 +53,20 @@ def test_pretrained_predictor_is_deterministic_and_cached(tmp_path):
     np.testing.assert_array_equal(elsewhere.predict(graphs), first.predict(graphs))
     # another setting is another model
     pretrained_gennape(families=("resnet",), data_home=tmp_path, lr=2e-3, **TINY)
+    assert len(list(tmp_path.glob("sklearn_suite/nas/gennape-*"))) == 2
+
+
+def test_retrained_labels_are_not_served_the_old_model(tmp_path, monkeypatch):
+    pretrained_gennape(families=("resnet",), data_home=tmp_path, **TINY)
+    family_data = _pretrained._family_data
+
+    def relabelled(family, n=None, random_state=0):
+        data = family_data(family, n, random_state)
+        data.target = data.target[::-1].copy()
+        return data
+
+    monkeypatch.setattr(_pretrained, "_family_data", relabelled)
+    pretrained_gennape(families=("resnet",), data_home=tmp_path, **TINY)
     assert len(list(tmp_path.glob("sklearn_suite/nas/gennape-*"))) == 2
 
 
