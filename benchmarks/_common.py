@@ -17,6 +17,24 @@ def summarise(values):
     }
 
 
+def rank_reliability(runs):
+    """How far repeated measurements of the same labels agree: Spearman between
+    every pair of runs, their mean (one run's reliability), and the Spearman-Brown
+    reliability of the mean of all runs. A predictor's Spearman with the mean
+    cannot be expected above about the square root of the latter."""
+    from itertools import combinations
+
+    from sklearn_suite.metrics import spearman_score
+
+    pairs = [spearman_score(a, b) for a, b in combinations(runs, 2)]
+    r, k = float(np.mean(pairs)), len(runs)
+    return {
+        "pairwise": pairs,
+        "mean_pairwise": r,
+        "mean_of_runs": k * r / (1 + (k - 1) * r) if r > -1 / (k - 1) else np.nan,
+    }
+
+
 SVD_RANKS = (5, 10, 20, 50, 100)
 
 

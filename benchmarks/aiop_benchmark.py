@@ -46,7 +46,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import summarise
+from _common import rank_reliability, summarise
 from sklearn.linear_model import Ridge
 
 from sklearn_suite import AIOPRegressor, GENNAPERegressor
@@ -243,20 +243,13 @@ def aggregate(per_seed):
 
 
 def label_reliability(frame):
-    """Per target: mean pairwise Spearman between the label's three runs, and the
-    Spearman-Brown reliability of their mean (the ceiling of a predictor's
-    agreement with the labels is about its square root)."""
+    """Per target: the agreement of the label's three runs (``rank_reliability``)."""
     out = {}
     for name, (column, families) in TARGETS.items():
         rows = frame[frame["family"].isin(families)]
-        runs = [rows[f"{column}_{i}"].to_numpy() for i in range(3)]
-        pairs = [spearman_score(runs[a], runs[b]) for a, b in ((0, 1), (0, 2), (1, 2))]
-        r = float(np.mean(pairs))
-        out[name] = {
-            "pairwise": pairs,
-            "mean_pairwise": r,
-            "mean_of_3": 3 * r / (1 + 2 * r) if r > -0.5 else float("nan"),
-        }
+        rel = rank_reliability([rows[f"{column}_{i}"].to_numpy() for i in range(3)])
+        rel["mean_of_3"] = rel.pop("mean_of_runs")
+        out[name] = rel
     return out
 
 

@@ -31,10 +31,12 @@ def load_digits_nas(families=None, return_X_y=False):
     ``"inception"`` multi-path blocks; 1,000 networks) were trained on
     scikit-learn's 8x8 digits (fixed stratified 50/50 split; 6 epochs, Adam 3e-3,
     batch 64, Gaussian noise 0.1 and random one-pixel shifts on training batches;
-    accuracy on the clean test half, mean of two seeds) by
+    accuracy on the clean test half, mean of three seeds) by
     ``benchmarks/make_digits_nas.py``. The table stores every network's spec, its
-    mean test accuracy in percent, and FLOPs, parameters, synflow and jacov
-    computed on the same network.
+    mean test accuracy in percent (``accuracy``) and each seed's
+    (``accuracy_seed0`` to ``accuracy_seed2``; their disagreement is the labels'
+    noise), and FLOPs, parameters, synflow and jacov computed on the same
+    network.
 
     Parameters
     ----------
