@@ -17,6 +17,11 @@ def summarise(values):
     }
 
 
+def seed_columns(frame):
+    """The digits NAS table's per-training-seed accuracy columns."""
+    return sorted(c for c in frame if c.startswith("accuracy_seed"))
+
+
 def rank_reliability(runs):
     """How far repeated measurements of the same labels agree: Spearman between
     every pair of runs, their mean (one run's reliability), and the Spearman-Brown

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import rank_reliability, summarise
+from _common import rank_reliability, seed_columns, summarise
 
 from sklearn_suite import GENNAPERegressor
 from sklearn_suite.datasets import build_network, load_digits_nas, read_nb201_analog
@@ -67,6 +67,11 @@ def metrics(y, pred):
     }
 
 
+def seed_agreement(frame):
+    runs = [frame[c] for c in seed_columns(frame)]
+    return rank_reliability(runs)["mean_pairwise"]
+
+
 def load_families(quick):
     data = load_digits_nas()
     fams = {}
@@ -80,10 +85,8 @@ def load_families(quick):
             "graphs": [to_graph(build_network(s), data.input_shape) for s in specs],
             "y": frame["accuracy"].to_numpy(),
             "baselines": {b: frame[b].to_numpy() for b in BASELINES},
-            # how well one training seed ranks the other: a ceiling for any predictor
-            "seed_agreement": rank_reliability(
-                [frame[c] for c in frame if c.startswith("accuracy_seed")]
-            )["mean_pairwise"],
+            # how well one training seed ranks another: a ceiling for any predictor
+            "seed_agreement": seed_agreement(frame),
         }
     try:
         nb = read_nb201_analog(n=40 if quick else N_NB201, random_state=0)

@@ -50,7 +50,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import rank_reliability, summarise
+from _common import rank_reliability, seed_columns, summarise
 from sklearn.linear_model import Ridge
 
 from sklearn_suite.datasets import load_digits_nas
@@ -108,8 +108,9 @@ def load_target(name, quick):
         data = load_digits_nas(families=[name])
         graphs, y = family_graphs(name)
         base = {b: data.frame[b].to_numpy() for b in BASELINES}
-        seeds = sorted(c for c in data.frame if c.startswith("accuracy_seed"))
-        reliability = rank_reliability([data.frame[c].to_numpy() for c in seeds])
+        reliability = rank_reliability(
+            [data.frame[c].to_numpy() for c in seed_columns(data.frame)]
+        )
     n = 60 if quick else len(y)
     return {
         "graphs": graphs[:n],
@@ -135,7 +136,7 @@ def source_proxies(sources, columns):
 def label_seeds():
     """How many training seeds the digits table's accuracies average (rows
     measured before the third seed carry none: two)."""
-    return sum(c.startswith("accuracy_seed") for c in load_digits_nas().frame)
+    return len(seed_columns(load_digits_nas().frame))
 
 
 def few_shot(model, graphs, y, key, proxies=None):
@@ -185,6 +186,7 @@ def run(seeds, arms, params, quick):
     targets = {t: load_target(t, quick) for t in TARGETS}
     sources = {t: pretraining_set(sources_of(t), n_nb201) for t in TARGETS}
     sizes = {t: len(source[0]) for t, source in sources.items()}
+    n_label_seeds = label_seeds()
     per_seed, free = [], {}
     for name, target in targets.items():
         graphs, y, groups = sources[name]
@@ -220,7 +222,7 @@ def run(seeds, arms, params, quick):
                 model.fit(graphs, y, groups=groups, proxies=P)
                 res = evaluate(model, target, seed, columns)
                 res["finetune"] = setting_name(model.get_params())
-                res["label_seeds"] = label_seeds()
+                res["label_seeds"] = n_label_seeds
                 res["fit_seconds"] = time.perf_counter() - t0
                 row[f"{arm}|{name}"] = res
                 print(
