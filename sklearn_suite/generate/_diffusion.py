@@ -85,8 +85,20 @@ def in_box_error(predicted, target, mask):
 
 
 @torch.no_grad()
-def ddim_sample(denoise, noise, num_inference_steps, prediction_type, stop_at=None):
-    """Deterministic DDIM sampling (eta = 0) from the given initial noise.
+def ddim_sample(
+    denoise,
+    noise,
+    num_inference_steps,
+    prediction_type,
+    stop_at=None,
+    eta=0.0,
+    generator=None,
+):
+    """DDIM sampling from the given initial noise.
+
+    ``eta = 0`` is the deterministic DDIM sampler; ``eta = 1`` adds fresh noise
+    at every step with the variance of DDPM's ancestral sampler (Song et al.,
+    2021, Eq. 16).
 
     Parameters
     ----------
@@ -99,6 +111,11 @@ def ddim_sample(denoise, noise, num_inference_steps, prediction_type, stop_at=No
     stop_at : int or None, default=None
         Stop before this step and return ``(x_t, t)`` (the mask predictor reads
         the UNet there); None runs to the end.
+    eta : float in [0, 1], default=0.0
+        Share of DDPM's per-step noise.
+    generator : torch.Generator or None, default=None
+        Draws that noise (on the generator's device, so a CPU generator gives
+        the same images on every device).
 
     Returns
     -------
@@ -117,7 +134,8 @@ def ddim_sample(denoise, noise, num_inference_steps, prediction_type, stop_at=No
     for i, t in enumerate(scheduler.timesteps):
         if i == stop_at:
             return x, t
-        x = scheduler.step(denoise(x, t), t, x, eta=0.0).prev_sample
+        step = scheduler.step(denoise(x, t), t, x, eta=eta, generator=generator)
+        x = step.prev_sample
     return x.clamp(-1, 1)
 
 

@@ -53,7 +53,7 @@ class GlyphDrawSampling:
             else:
                 if self.mask_predictor_ is not None:
                     chunk_boxes = self._predict_boxes(
-                        texts[rows], chunk_boxes, captions, null, noise
+                        texts[rows], chunk_boxes, captions, null, noise, generator
                     )
                 chunk_boxes = self._prompt_boxes(texts[rows], chunk_boxes, rng)
                 glyph = self._glyph_channels(texts[rows], chunk_boxes)
@@ -62,13 +62,18 @@ class GlyphDrawSampling:
                 denoise = self._glyphdraw_denoiser(captions, null, tokens, glyph, mask)
             out.append(
                 ddim_sample(
-                    denoise, noise, self.num_inference_steps, self.prediction_type_
+                    denoise,
+                    noise,
+                    self.num_inference_steps,
+                    self.prediction_type_,
+                    eta=self.eta,
+                    generator=generator,
                 )
             )
             out_boxes += chunk_boxes
         return to_uint8(torch.cat(out)), out_boxes
 
-    def _predict_boxes(self, texts, boxes, captions, null, noise):
+    def _predict_boxes(self, texts, boxes, captions, null, noise, generator):
         """GlyphDraw's mask prediction: denoise 40% of the way with an empty mask
         (20 of 50 steps in the paper), read the mask off the UNet's features, and
         let the caller restart from the same noise with it."""
@@ -82,7 +87,13 @@ class GlyphDrawSampling:
         denoise = self._glyphdraw_denoiser(captions, null, tokens, glyph, empty)
         stop = max(1, round(0.4 * self.num_inference_steps))
         x_t, t = ddim_sample(
-            denoise, noise, self.num_inference_steps, self.prediction_type_, stop
+            denoise,
+            noise,
+            self.num_inference_steps,
+            self.prediction_type_,
+            stop,
+            eta=self.eta,
+            generator=generator,
         )
         glyph = glyph.to(self.device_)
         context = self._context(captions, tokens)
