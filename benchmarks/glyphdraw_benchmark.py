@@ -29,7 +29,7 @@ machine (one thread).
 
     python benchmarks/glyphdraw_benchmark.py                        # all, ~90 min
     python benchmarks/glyphdraw_benchmark.py --base                 # ~17 min
-    python benchmarks/glyphdraw_benchmark.py --worker 0/2 &         # arms, ~40 min
+    python benchmarks/glyphdraw_benchmark.py --worker 0/2 &         # arms, ~55 min
     python benchmarks/glyphdraw_benchmark.py --worker 1/2
     python benchmarks/glyphdraw_benchmark.py --summarise
     python benchmarks/glyphdraw_benchmark.py --judges    # both judges on real scenes
@@ -64,7 +64,7 @@ from sklearn_suite.generate import GlyphRecognizer, PPOCRReader
 RESULTS = Path(__file__).parent / "results"
 N_TRAIN, N_HELD_OUT = 4000, 240
 # settings each part records, for its summary
-RECORDED = ("base_steps", "glyph_steps", "guidance_text", "guidance_image")
+RECORDED = ("base_steps", "glyph_steps", "guidance_text", "guidance_image", "eta")
 GUIDANCE_IMAGE = (2.0, 3.0, 5.0, 8.0)  # the validation sweep of s_I
 NOISE_LEVELS = (10, 20, 30)  # grey levels of the judges' noise test
 CURVE_EVERY = 250  # steps per point of the in-box loss curves
@@ -335,7 +335,8 @@ def summarise(args):
         f"characters), {N_HELD_OUT} held-out prompts; base "
         f"{recorded(parts, 'base_steps')} steps, GlyphDraw stage "
         f"{recorded(parts, 'glyph_steps', True)} steps, batch 32, v-prediction, "
-        f"25 DDIM steps, guidance s_T {recorded(parts, 'guidance_text'):g}, "
+        f"25 DDIM steps with eta {recorded(parts, 'eta'):g}, guidance s_T "
+        f"{recorded(parts, 'guidance_text'):g}, "
         f"s_I {recorded(parts, 'guidance_image', True):g}; one seed. OCR = exact "
         "match of the text "
         "read at the prompt's box by the independent recogniser "
