@@ -152,8 +152,9 @@ class GlyphDrawGenerator(
     eta : float in [0, 1], default=1.0
         DDIM's ``eta``: the share of DDPM's per-step noise the sampler adds
         (0 is deterministic DDIM, as diffusers' pipelines default to). Chosen
-        on validation prompts: with ``eta=1`` PP-OCR read 0.37 of the boxes
-        where deterministic DDIM read 0.18 (the same model, 25 steps).
+        on validation prompts (``benchmarks/results/glyphdraw_sampler.md``):
+        with ``eta=1`` PP-OCR read 0.39 of the boxes where deterministic DDIM
+        read 0.18 (the same model, 25 steps).
     guidance_text : float, default=2.0
         Caption guidance scale ``s_T`` (the paper's 7.5 suits Stable Diffusion;
         this small model breaks down above about 3).
