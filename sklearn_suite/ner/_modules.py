@@ -143,6 +143,11 @@ def dense_bilstm(rnn, x, lengths):
     padded batch (padding only follows the real steps) and backwards on the
     sequences reversed within their lengths. Dropout between layers is off, as
     in ``eval`` mode."""
+    device = x.device.type
+    if torch.is_autocast_enabled(device):
+        # oneDNN has no LSTM for a float32 input under bfloat16 autocast on CPUs
+        # without native bfloat16 (it raises); a bfloat16 input runs everywhere
+        x = x.to(torch.get_autocast_dtype(device))
     zeros = x.new_zeros(1, x.shape[0], rnn.hidden_size)
     for layer in range(rnn.num_layers):
         outs = []

@@ -31,6 +31,22 @@ def test_dense_bilstm_equals_packed_lstm_at_real_positions():
     torch.testing.assert_close(got[real], expected[real])
 
 
+def test_dense_bilstm_runs_a_float32_input_under_bfloat16_autocast():
+    # bfloat16 prediction feeds float32 embeddings to the LSTM inside autocast;
+    # oneDNN raises on that on CPUs without native bfloat16 unless the input is
+    # cast first
+    torch.manual_seed(0)
+    rnn = nn.LSTM(32, 32, 2, batch_first=True, bidirectional=True).eval()
+    x = torch.randn(8, 49, 32)
+    lengths = torch.tensor([17, 19, 19, 21, 31, 34, 38, 49])
+    with torch.no_grad():
+        exact = dense_bilstm(rnn, x, lengths)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            half = dense_bilstm(rnn, x, lengths)
+    assert half.dtype == torch.bfloat16
+    torch.testing.assert_close(half.float(), exact, atol=0.05, rtol=0)
+
+
 def test_mulco_labels_equal_the_argmax_of_the_training_outputs():
     torch.manual_seed(0)
     encoder = CharEncoder(30, emb_dim=8, hidden=8, layers=2)
