@@ -20,9 +20,13 @@ import json
 import time
 
 import joblib
-import numpy as np
 import torch
-from glyphdraw_benchmark import N_HELD_OUT, N_TRAIN, RESULTS, exact, ppocr_reader
+from glyphdraw_benchmark import (
+    N_TRAIN,
+    RESULTS,
+    validation_prompts,
+    validation_readings,
+)
 
 from sklearn_suite import GlyphDrawGenerator
 from sklearn_suite.datasets import make_glyph_scenes
@@ -60,30 +64,16 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     model, fit_seconds = fitted_model()
-    val = make_glyph_scenes(N_HELD_OUT, random_state=2)
-    val = val[val["text"] != ""]
-    truth, boxes = list(val["text"]), list(val["box"])
-    lengths = [len(t) for t in truth]
+    val = validation_prompts()
     rows = []
     for eta, steps, scale in SETTINGS:
         model.set_params(eta=eta, num_inference_steps=steps, guidance_image=scale)
-        t0 = time.perf_counter()
-        images, read = model.read_text(val)
-        seconds = (time.perf_counter() - t0) / len(val)
-        grey = np.repeat(images.mean(-1, keepdims=True), 3, -1).astype(np.uint8)
         rows.append(
             {
                 "eta": eta,
                 "steps": steps,
                 "guidance_image": scale,
-                "ocr_accuracy": exact(read, truth),
-                "ocr_accuracy_ppocr": exact(
-                    ppocr_reader().read(images, boxes, lengths), truth
-                ),
-                "ocr_accuracy_ppocr_grey": exact(
-                    ppocr_reader().read(grey, boxes, lengths), truth
-                ),
-                "seconds_per_image": seconds,
+                **validation_readings(model, val),
             }
         )
         print(rows[-1], flush=True)
