@@ -109,3 +109,61 @@ class RuleMemory:
             elif stored[0] == head:
                 stored[1] = max(stored[1], score)
             # else: conflict, the substituted rule is dropped
+
+    def contexts(self):
+        """Each predicate's contexts in the positively scored rules:
+        ``("left", other) -> head`` for rules ``(p, other) -> head`` and
+        ``("right", other) -> head`` for rules ``(other, p) -> head``."""
+        out = {}
+        for (a, b), (head, score) in self.rules.items():
+            if score > 0:
+                out.setdefault(a, {})[("left", b)] = head
+                out.setdefault(b, {})[("right", a)] = head
+        return out
+
+    def unify(self):
+        """Predicate unification: rewrite an invented predicate to the predicate
+        its rules say it is.
+
+        An invented predicate that was never the answer of an episode is never
+        grounded by backtrack rewriting, however well its rules are confirmed
+        (a relation that is only an intermediate step of the training stories);
+        and one concept can get several invented predicates, one per pair that
+        first produced it. A predicate ``b`` matches invented ``a`` when they
+        share at least one context and agree on every shared context. ``a`` is
+        rewritten (as by backtrack rewriting) to the best match - most shared
+        contexts, an observed relation before an invented one, the lowest id
+        among invented ones - unless two observed relations tie for it
+        (ambiguous: left alone). Repeats until nothing matches.
+
+        Returns
+        -------
+        merged : list of (invented, predicate)
+        """
+        merged = []
+        while True:
+            contexts = self.contexts()
+            found = None
+            for a in sorted(p for p in contexts if not self.is_observed(p)):
+                matches = {}
+                for b, context in contexts.items():
+                    shared = contexts[a].keys() & context.keys()
+                    if (
+                        b != a
+                        and shared
+                        and all(contexts[a][k] == context[k] for k in shared)
+                    ):
+                        matches[b] = len(shared)
+                if not matches:
+                    continue
+                top = max(matches.values())
+                best = [b for b, n in matches.items() if n == top]
+                observed = [b for b in best if self.is_observed(b)]
+                if len(observed) > 1:
+                    continue
+                found = (a, observed[0] if observed else min(best))
+                break
+            if found is None:
+                return merged
+            self.rewrite(*found)
+            merged.append(found)

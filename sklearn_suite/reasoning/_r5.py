@@ -169,6 +169,14 @@ class R5RuleLearner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         Score added to every rule of an episode that ends on the right answer
         (the paper's v_T_pos; its code uses 0.3-0.8 on GraphLog worlds, where a
         positive reward setting speeds up rule confirmation).
+    unify : bool, default=True
+        After each epoch, rewrite every invented predicate whose rules agree
+        with those of one other predicate to that predicate (see
+        ``RuleMemory.unify``). Not in the paper: backtrack rewriting grounds an
+        invented predicate only when an episode ends on it, so a relation that
+        the training stories show only as an intermediate step stays invented
+        (and unanswerable), and one concept can hold several invented
+        predicates whose rules never meet.
     validation_fraction : float, default=0.1
         Training stories held out to choose the epoch whose rules and network are
         kept (the latest of equally good epochs; 0: keep the last epoch). Test
@@ -193,7 +201,8 @@ class R5RuleLearner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         The policy-value network's training net.
     history_ : dict
         skorch Histories: ``"self_play"``, one entry per epoch (``epoch``,
-        ``train_accuracy`` of the episodes, ``n_rules``, ``valid_accuracy``);
+        ``train_accuracy`` of the episodes, ``n_rules``, ``n_unified``
+        (invented predicates unified after it), ``valid_accuracy``);
         ``"policy_value"``, one entry per gradient step of the network.
 
     Examples
@@ -231,6 +240,7 @@ class R5RuleLearner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         noise_weight=0.1,
         sign_flip=False,
         correct_bonus=0.1,
+        unify=True,
         validation_fraction=0.1,
         callbacks=None,
         device="cpu",
@@ -254,6 +264,7 @@ class R5RuleLearner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.noise_weight = noise_weight
         self.sign_flip = sign_flip
         self.correct_bonus = correct_bonus
+        self.unify = unify
         self.validation_fraction = validation_fraction
         self.callbacks = callbacks
         self.device = device
@@ -320,6 +331,7 @@ class R5RuleLearner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         "noise_weight": [PROBABILITY],
         "sign_flip": ["boolean"],
         "correct_bonus": [Real],
+        "unify": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 0.5, closed="both")],
         **COMMON_CONSTRAINTS,
     }
@@ -423,10 +435,13 @@ class R5RuleLearner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
                 del buffer[: -self.buffer_size]
                 if (n + 1) % self.update_every == 0 and len(buffer) >= self.batch_size:
                     loop.check(self._update(buffer, rng))
+            # after the epoch, so that the validation below judges it
+            unified = self._memory.unify() if self.unify else []
             row = {
                 "epoch": epoch + 1,
                 "train_accuracy": correct / max(len(episodes), 1),
                 "n_rules": len(self._memory.rules),
+                "n_unified": len(unified),
             }
             if len(val):
                 row["valid_accuracy"] = self._accuracy(

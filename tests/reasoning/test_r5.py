@@ -126,6 +126,45 @@ def test_rewriting_drops_conflicting_rules_and_pruning_cascades():
     assert memory.rules == {}
 
 
+def test_unification_rewrites_an_invented_predicate_its_rules_identify():
+    # ids 1..4 observed, 5.. invented; u5 composes with 2 as 1 does
+    memory = RuleMemory(n_observed=4, width=9)
+    memory.rules = {(5, 2): [3, 1.0], (1, 2): [3, 2.0], (4, 5): [2, 0.5]}
+    assert memory.unify() == [(5, 1)]
+    assert memory.rules == {(1, 2): [3, 2.0], (4, 1): [2, 0.5]}
+    # a disagreeing shared context forbids it; negative scores are no evidence
+    memory.rules = {(5, 2): [3, 1.0], (1, 2): [4, 1.0], (1, 3): [3, 1.0]}
+    memory.rules[(5, 3)] = [3, -0.5]
+    assert memory.unify() == [] and 5 in memory.contexts()
+    # two observed relations fit equally well: ambiguous, left alone
+    memory.rules = {(5, 2): [3, 1.0], (1, 2): [3, 1.0], (4, 2): [3, 1.0]}
+    assert memory.unify() == []
+    # two invented predicates of one concept become one
+    memory.rules = {(5, 2): [3, 1.0], (6, 2): [3, 1.0], (1, 6): [4, 1.0]}
+    assert memory.unify() == [(5, 6)]
+    assert memory.rules == {(6, 2): [3, 1.0], (1, 6): [4, 1.0]}
+
+
+def _chain_world(n, rng):
+    """Stories over a -b-> -d-> whose answer is e, and c -d-> stories: the rules
+    are (a, b) -> c and (c, d) -> e, but c is never an answer."""
+    long = {"edges": [(0, "a", 1), (1, "b", 2), (2, "d", 3)], "query": (0, 3)}
+    short = {"edges": [(0, "c", 1), (1, "d", 2)], "query": (0, 2)}
+    X = [long if rng.uniform() < 0.5 else short for _ in range(n)]
+    return X, ["e"] * n
+
+
+def test_unification_answers_a_relation_only_seen_as_an_intermediate_step():
+    X, y = _chain_world(40, np.random.RandomState(0))
+    query = [{"edges": [(0, "a", 1), (1, "b", 2)], "query": (0, 2)}]
+    params = dict(SMALL, max_epochs=2, validation_fraction=0.0)
+    plain = R5RuleLearner(**params, unify=False).fit(X, y)
+    unified = R5RuleLearner(**params).fit(X, y)
+    assert plain.predict(query).tolist() == [None]  # (a, b) stays invented
+    assert unified.predict(query).tolist() == ["c"]
+    assert unified.history_["self_play"][:, "n_unified"][0] >= 1
+
+
 def test_abstains_instead_of_guessing(fitted):
     unseen = [
         {"edges": [("a", "stranger", "b"), ("b", "stranger", "c")], "query": ("a", "c")}
