@@ -164,7 +164,22 @@ def clutrr_file(data_dir, k):
     return read_clutrr(data_dir / "clutrr" / f"1.{k}_test.csv")
 
 
-def evaluate(model, tests, diagnosed):
+def unseen_answers(pred, y, train_answers):
+    """Accuracy of ``pred`` on the stories whose answer no training story has:
+    only a rule chain can name it."""
+    unseen = [i for i, label in enumerate(y) if label not in train_answers]
+    if not unseen:
+        return {"n_unseen_answer": 0, "accuracy_unseen_answer": None}
+    return {
+        "n_unseen_answer": len(unseen),
+        "accuracy_unseen_answer": float(np.mean([pred[i] == y[i] for i in unseen])),
+    }
+
+
+def evaluate(model, tests, diagnosed, train_answers=None):
+    """Per test set: accuracy, abstentions, time per story; with ``diagnosed``
+    R5's error classes; with ``train_answers`` the accuracy on the stories whose
+    answer no training story has."""
     out = {}
     for k, (X, y) in tests.items():
         t0 = time.perf_counter()
@@ -178,6 +193,8 @@ def evaluate(model, tests, diagnosed):
         }
         if diagnosed:
             row["classes"], row["missing_pairs"] = diagnose(model, X, y, k, pred)
+        if train_answers is not None:
+            row |= unseen_answers(pred, y, train_answers)
         out[str(k)] = row
     return out
 
@@ -287,20 +304,6 @@ def run_speed(label, seed=0):
     return {label: out}
 
 
-def unseen_answers(model, X, y, train_answers):
-    """Accuracy on the stories whose answer no training story has."""
-    unseen = [i for i, label in enumerate(y) if label not in train_answers]
-    if not unseen:
-        return {"n_unseen_answer": 0, "accuracy_unseen_answer": None}
-    pred = model.predict([X[i] for i in unseen])
-    return {
-        "n_unseen_answer": len(unseen),
-        "accuracy_unseen_answer": float(
-            np.mean([p == y[i] for p, i in zip(pred, unseen)])
-        ),
-    }
-
-
 def run_graphlog(data_dir, worlds, seed=0):
     out = {}
     for world in worlds:
@@ -321,10 +324,7 @@ def run_graphlog(data_dir, worlds, seed=0):
             res[name] = {
                 "fit_seconds": fit_seconds,
                 "threads": torch.get_num_threads(),
-                **evaluate(model, {"test": (X_test, y_test)}, False)["test"],
-                # test stories whose answer is no training story's answer: only
-                # a rule chain can name it
-                **unseen_answers(model, X_test, y_test, set(y)),
+                **evaluate(model, {"test": (X_test, y_test)}, False, set(y))["test"],
             }
             if name == "r5":
                 res[name] |= {
