@@ -145,25 +145,28 @@ class RuleMemory:
             contexts = self.contexts()
             found = None
             for a in sorted(p for p in contexts if not self.is_observed(p)):
-                matches = {}
-                for b, context in contexts.items():
-                    shared = contexts[a].keys() & context.keys()
-                    if (
-                        b != a
-                        and shared
-                        and all(contexts[a][k] == context[k] for k in shared)
-                    ):
-                        matches[b] = len(shared)
-                if not matches:
-                    continue
-                top = max(matches.values())
-                best = [b for b, n in matches.items() if n == top]
-                observed = [b for b in best if self.is_observed(b)]
-                if len(observed) > 1:
-                    continue
-                found = (a, observed[0] if observed else min(best))
-                break
+                b = self._best_match(a, contexts)
+                if b is not None:
+                    found = (a, b)
+                    break
             if found is None:
                 return merged
             self.rewrite(*found)
             merged.append(found)
+
+    def _best_match(self, a, contexts):
+        """The predicate ``unify`` rewrites ``a`` to, or None (no match, or two
+        observed relations tie)."""
+        matches = {}
+        for b, context in contexts.items():
+            shared = contexts[a].keys() & context.keys()
+            if b != a and shared and all(contexts[a][k] == context[k] for k in shared):
+                matches[b] = len(shared)
+        if not matches:
+            return None
+        top = max(matches.values())
+        best = [b for b, n in matches.items() if n == top]
+        observed = [b for b in best if self.is_observed(b)]
+        if len(observed) > 1:
+            return None
+        return observed[0] if observed else min(best)
