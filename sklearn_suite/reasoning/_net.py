@@ -38,7 +38,22 @@ class PolicyValueNet(nn.Module):
     def forward(self, maps):
         h = self.body(maps.contiguous(memory_format=torch.channels_last))
         p = F.relu(self.policy_conv(h)).flatten(1)
-        log_policy = F.log_softmax(self.policy_fc(p), dim=1)
+        return F.log_softmax(self.policy_fc(p), dim=1), self._value(h)
+
+    def priors(self, maps, actions):
+        """The policy renormalised over ``actions`` (flat pair indices), and the
+        value: what the search needs of a state.
+
+        Equal to ``exp(log_policy)[:, actions]`` divided by its sum, but only
+        those actions' rows of ``policy_fc`` are computed: at one state the
+        search has a handful of legal merges out of ``width**2``, and that layer's
+        weight is the network's largest by far."""
+        h = self.body(maps.contiguous(memory_format=torch.channels_last))
+        p = F.relu(self.policy_conv(h)).flatten(1)
+        rows = torch.as_tensor(actions, device=p.device)
+        logits = F.linear(p, self.policy_fc.weight[rows], self.policy_fc.bias[rows])
+        return torch.softmax(logits, dim=1), self._value(h)
+
+    def _value(self, h):
         v = F.relu(self.value_conv(h)).flatten(1)
-        value = torch.tanh(self.value_fc2(F.relu(self.value_fc1(v))))[:, 0]
-        return log_policy, value
+        return torch.tanh(self.value_fc2(F.relu(self.value_fc1(v))))[:, 0]

@@ -296,19 +296,13 @@ class R5RuleLearner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         net, cache = self.policy_value_net_, {}
 
         def evaluate(state, actions):
-            key = (state.paths, state.created)
+            key = (state.paths, state.created, tuple(actions))
             if key not in cache:
                 maps = torch.as_tensor(env.features(state))[None].to(self._device)
                 with torch.no_grad():
-                    log_p, v = net(maps)
-                cache[key] = (log_p[0].exp().cpu().numpy(), float(v[0]))
-            probs, value = cache[key]
-            priors = probs[actions]
-            total = priors.sum()
-            priors = (
-                priors / total if total > 0 else np.full(len(actions), 1 / len(actions))
-            )
-            return priors, value
+                    priors, v = net.priors(maps, actions)
+                cache[key] = (priors[0].cpu().numpy(), float(v[0]))
+            return cache[key]
 
         return evaluate
 

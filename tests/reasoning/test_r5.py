@@ -381,6 +381,22 @@ def test_policy_value_net_is_channels_last_with_the_same_outputs():
     torch.testing.assert_close(v, value, rtol=1e-5, atol=1e-5)
 
 
+def test_priors_are_the_policy_renormalised_over_the_legal_actions():
+    """The search's priors computed from the legal actions' logits only equal the
+    full policy renormalised over them."""
+    from sklearn_suite.reasoning._net import PolicyValueNet
+
+    torch.manual_seed(0)
+    net = PolicyValueNet(12).eval()
+    maps, actions = torch.rand(1, 8, 12, 12), [5, 17, 40, 143]
+    with torch.no_grad():
+        log_p, v = net(maps)
+        priors, value = net.priors(maps, actions)
+    full = log_p.exp()[:, actions]
+    torch.testing.assert_close(priors, full / full.sum(1, keepdim=True))
+    torch.testing.assert_close(value, v)
+
+
 def test_policy_update_stops_when_the_policy_moves_too_far(stories, monkeypatch):
     """The official recipe: up to n_updates steps per minibatch, stopping once
     the KL divergence to the policy before the update exceeds 4 x 0.02."""
