@@ -6,6 +6,8 @@ Ids: 0 = unknown/padding, ``1..n_observed`` = observed relations,
 ``n_observed + 1 .. width - 1`` = invented predicates.
 """
 
+import copy
+
 # score increments of the rules used in one episode
 GROUND = 0.6  # body and head observed
 HEAD_OBSERVED = 0.3  # head observed, body uses an invented predicate
@@ -39,6 +41,12 @@ class RuleMemory:
     def score(self, pair):
         rule = self.rules.get(pair)
         return 0.0 if rule is None else rule[1]
+
+    def confirmed(self, min_score):
+        """A copy holding only the rules scored above ``min_score``."""
+        out = copy.copy(self)
+        out.rules = {p: rule for p, rule in self.rules.items() if rule[1] > min_score}
+        return out
 
     def free_invented(self, taken=()):
         """The lowest invented id no stored rule (nor ``taken``) has as head."""

@@ -177,6 +177,14 @@ class R5RuleLearner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         the training stories show only as an intermediate step stays invented
         (and unanswerable), and one concept can hold several invented
         predicates whose rules never meet.
+    min_rule_score : float or None, default=0.0
+        Prediction (and the validation that chooses the epoch) first searches
+        with the stored rules scored above this, and with every stored rule only
+        where those cannot reduce the story; None searches with every stored
+        rule at once, as the official code does. Not in the paper: a rule scored
+        at or below 0 is a candidate its episodes have not confirmed, e.g.
+        ``aunt, daughter -> sister``, which some training chain got right by
+        chance, and the network sometimes prefers it to a confirmed chain.
     validation_fraction : float, default=0.1
         Training stories held out to choose the epoch whose rules and network are
         kept (the latest of equally good epochs; 0: keep the last epoch). Test
@@ -241,6 +249,7 @@ class R5RuleLearner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         sign_flip=False,
         correct_bonus=0.1,
         unify=True,
+        min_rule_score=0.0,
         validation_fraction=0.1,
         callbacks=None,
         device="cpu",
@@ -265,6 +274,7 @@ class R5RuleLearner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.sign_flip = sign_flip
         self.correct_bonus = correct_bonus
         self.unify = unify
+        self.min_rule_score = min_rule_score
         self.validation_fraction = validation_fraction
         self.callbacks = callbacks
         self.device = device
@@ -326,6 +336,7 @@ class R5RuleLearner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         "sign_flip": ["boolean"],
         "correct_bonus": [Real],
         "unify": ["boolean"],
+        "min_rule_score": [Real, None],
         "validation_fraction": [Interval(Real, 0, 0.5, closed="both")],
         **COMMON_CONSTRAINTS,
     }
@@ -543,8 +554,16 @@ class R5RuleLearner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     # -------------------------------------------------------------- inference
     def _reason(self, paths):
-        """Reduce with stored rules only; (prediction id or None, rules used)."""
-        env = ReductionEnv(self._memory, learn=False)
+        """Reduce with stored rules only, the confirmed ones first; (prediction
+        id or None, rules used)."""
+        if self.min_rule_score is not None:
+            found = self._search(paths, self._memory.confirmed(self.min_rule_score))
+            if found[0] is not None:
+                return found
+        return self._search(paths, self._memory)
+
+    def _search(self, paths, memory):
+        env = ReductionEnv(memory, learn=False)
         playouts = self.n_playouts_predict or self.n_playouts
         mcts = MCTS(
             env,

@@ -615,3 +615,33 @@ def test_prediction_answers_with_a_derivation_the_search_found():
     assert model._reason(((1, 2, 3),)) == (5, ((2, 3), (1, 6)))
     memory.rules.pop((1, 6))  # no derivation left: abstain
     assert model._reason(((1, 2, 3),))[0] is None
+
+
+def test_prediction_prefers_confirmed_rules():
+    """A stored rule scored at or below ``min_rule_score`` (a candidate its
+    episodes have not confirmed) is not applied while confirmed rules reduce the
+    story, even where the network prefers it, and is applied where they cannot;
+    ``min_rule_score=None`` searches with every rule at once, as the official
+    code does. The memory itself keeps the rule."""
+    memory = RuleMemory(n_observed=6, width=10)
+    # unconfirmed (1, 2) -> 4, then (4, 3) -> 3; confirmed (2, 3) -> 6, (1, 6) -> 5
+    memory.rules = {
+        (1, 2): [4, -0.4],
+        (4, 3): [3, 1.0],
+        (2, 3): [6, 1.0],
+        (1, 6): [5, 1.0],
+    }
+
+    def preferring_1_2(state, actions):
+        priors = np.array([0.9 if a == 1 * 10 + 2 else 0.1 for a in actions])
+        return priors / priors.sum(), 1.0
+
+    for min_rule_score, answer in ((None, 3), (0.0, 5), (-0.5, 3)):
+        model = R5RuleLearner(n_playouts=10, min_rule_score=min_rule_score)
+        model._memory, model._evaluator = memory, lambda env: preferring_1_2
+        assert model._reason(((1, 2, 3),))[0] == answer
+    assert memory.rules[(1, 2)] == [4, -0.4]
+    del memory.rules[(2, 3)]  # no confirmed chain left: the candidate answers
+    model = R5RuleLearner(n_playouts=10, min_rule_score=0.0)
+    model._memory, model._evaluator = memory, lambda env: preferring_1_2
+    assert model._reason(((1, 2, 3),)) == (3, ((1, 2), (4, 3)))
