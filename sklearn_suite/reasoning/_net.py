@@ -36,8 +36,7 @@ class PolicyValueNet(nn.Module):
         self.to(memory_format=torch.channels_last)
 
     def forward(self, maps):
-        h = self.body(maps.contiguous(memory_format=torch.channels_last))
-        p = F.relu(self.policy_conv(h)).flatten(1)
+        h, p = self._trunk(maps)
         return F.log_softmax(self.policy_fc(p), dim=1), self._value(h)
 
     def priors(self, maps, actions):
@@ -48,11 +47,15 @@ class PolicyValueNet(nn.Module):
         those actions' rows of ``policy_fc`` are computed: at one state the
         search has a handful of legal merges out of ``width**2``, and that layer's
         weight is the network's largest by far."""
-        h = self.body(maps.contiguous(memory_format=torch.channels_last))
-        p = F.relu(self.policy_conv(h)).flatten(1)
+        h, p = self._trunk(maps)
         rows = torch.as_tensor(actions, device=p.device)
         logits = F.linear(p, self.policy_fc.weight[rows], self.policy_fc.bias[rows])
         return torch.softmax(logits, dim=1), self._value(h)
+
+    def _trunk(self, maps):
+        """The body's features and the policy head's input."""
+        h = self.body(maps.contiguous(memory_format=torch.channels_last))
+        return h, F.relu(self.policy_conv(h)).flatten(1)
 
     def _value(self, h):
         v = F.relu(self.value_conv(h)).flatten(1)
