@@ -557,12 +557,16 @@ class R5RuleLearner(TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         """Reduce with stored rules only, the confirmed ones first; (prediction
         id or None, rules used)."""
         if self.min_rule_score is not None:
-            found = self._search(paths, self._memory.confirmed(self.min_rule_score))
-            if found[0] is not None:
+            confirmed = self._memory.confirmed(self.min_rule_score)
+            found = self._search(paths, confirmed)
+            # the search is deterministic: with no rule left out, a second one
+            # would fail the same way
+            if found[0] is not None or len(confirmed.rules) == len(self._memory.rules):
                 return found
         return self._search(paths, self._memory)
 
     def _search(self, paths, memory):
+        """One prediction search with the rules of ``memory``."""
         env = ReductionEnv(memory, learn=False)
         playouts = self.n_playouts_predict or self.n_playouts
         mcts = MCTS(
