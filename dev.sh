@@ -7,6 +7,7 @@
 #   bash dev.sh bench [args]  set up and run the benchmarks (results/ are committed)
 #   bash dev.sh gpu           on a CUDA machine: the CUDA-marked tests, then a GPU
 #                             smoke run of every estimator (benchmarks/gpu_check.py)
+#   bash dev.sh gpu-glyphdraw on a CUDA machine: GlyphDraw's GPU recipe (issue 21)
 #   bash dev.sh gpu-wheels    here: wheels and a CJK font for that machine, in .whl/
 # Set TORCH_INDEX_URL to PyTorch's CPU wheel index on machines whose pip would
 # otherwise fetch a CUDA build.
@@ -56,6 +57,23 @@ setup() {
   export HF_HUB_OFFLINE=1 MPLBACKEND=Agg
 }
 
+# On a lent GPU machine: its own python3 holds a CUDA torch and nothing can be
+# installed from the network there, so no venv is made. Wheels for what that
+# image lacks travel in .whl/ (made here by `bash dev.sh gpu-wheels`).
+gpu_setup() {
+  py="${PYTHON:-python3}"
+  "$py" -c 'import torch, sys; sys.exit(not torch.cuda.is_available())' \
+    || { echo "dev.sh gpu: $py's torch sees no CUDA device" >&2; exit 1; }
+  if [ -d .whl ]; then
+    "$py" -m pip install -q --no-index --no-deps --no-compile --target /tmp/sks-site .whl/*.whl
+    export PYTHONPATH="/tmp/sks-site${PYTHONPATH:+:$PYTHONPATH}"
+    font=$(ls .whl/*.tt[cf] 2>/dev/null | head -1 || true)
+    if [ -n "$font" ]; then export SKLEARN_SUITE_CJK_FONT="$PWD/$font"; fi
+  fi
+  export PYTHONPATH="$PWD:$PWD/benchmarks${PYTHONPATH:+:$PYTHONPATH}"
+  export HF_HUB_OFFLINE=1 MPLBACKEND=Agg PYTHONUNBUFFERED=1
+}
+
 cmd="${1:-}"
 shift || true
 case "$cmd" in
@@ -79,24 +97,22 @@ case "$cmd" in
     python benchmarks/run_all.py "$@"
     ;;
   gpu)
-    # On a lent GPU machine: its own python3 holds a CUDA torch and nothing can be
-    # installed from the network there, so no venv is made. Wheels for what that
-    # image lacks travel in .whl/ (made here by `bash dev.sh gpu-wheels`).
-    py="${PYTHON:-python3}"
-    "$py" -c 'import torch, sys; sys.exit(not torch.cuda.is_available())' \
-      || { echo "dev.sh gpu: $py's torch sees no CUDA device" >&2; exit 1; }
-    if [ -d .whl ]; then
-      "$py" -m pip install -q --no-index --no-deps --no-compile --target /tmp/sks-site .whl/*.whl
-      export PYTHONPATH="/tmp/sks-site${PYTHONPATH:+:$PYTHONPATH}"
-      font=$(ls .whl/*.tt[cf] 2>/dev/null | head -1 || true)
-      if [ -n "$font" ]; then export SKLEARN_SUITE_CJK_FONT="$PWD/$font"; fi
-    fi
-    export PYTHONPATH="$PWD:$PWD/benchmarks${PYTHONPATH:+:$PYTHONPATH}"
-    export HF_HUB_OFFLINE=1 MPLBACKEND=Agg PYTHONUNBUFFERED=1
+    gpu_setup
     status=0
     "$py" -m pytest -m gpu -q -p no:cacheprovider tests "$@" || status=$?
     "$py" benchmarks/gpu_check.py || status=$?
     exit "$status"
+    ;;
+  gpu-glyphdraw)
+    # On a lent GPU machine, after `gpu`: GlyphDraw's GPU recipe (base and arms;
+    # PP-OCR and the summary run here: `python benchmarks/glyphdraw_benchmark.py
+    # --preset gpu --summarise`). With $OUT set, the results are copied there.
+    gpu_setup
+    "$py" benchmarks/glyphdraw_benchmark.py --preset gpu --device cuda --base "$@"
+    "$py" benchmarks/glyphdraw_benchmark.py --preset gpu --device cuda --worker 0/1 "$@"
+    if [ -n "${OUT:-}" ]; then
+      cp benchmarks/results/glyphdraw_gpu.part.* "$OUT"/
+    fi
     ;;
   gpu-wheels)
     # Here, before a GPU run: the wheels (Python 3.12, same versions as .venv) of
@@ -115,7 +131,7 @@ case "$cmd" in
     ls .whl
     ;;
   *)
-    echo "usage: bash dev.sh {demo|test|docs|bench|gpu|gpu-wheels} [args]" >&2
+    echo "usage: bash dev.sh {demo|test|docs|bench|gpu|gpu-glyphdraw|gpu-wheels} [args]" >&2
     exit 2
     ;;
 esac

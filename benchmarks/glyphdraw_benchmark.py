@@ -1,6 +1,7 @@
 """GlyphDraw benchmark: OCR accuracy at the box, forgetting, sampling time.
 
-All models train from scratch on ``make_glyph_scenes`` (32 x 32, 10 characters):
+All models train from scratch on ``make_glyph_scenes`` (32 x 32 by default, 10
+characters):
 
 * ``base`` - the text-to-image base model (``stage="base"``), pretrained once and
   shared by every arm; as a generator it is the text-only baseline (the
@@ -40,9 +41,19 @@ trained three times longer::
     python benchmarks/glyphdraw_benchmark.py --tag long --base-steps 4500 \
         --glyph-steps 750 --arms glyphdraw,full_no_mixing
 
+The GPU recipe (``--preset gpu``: 64 x 64 scenes, 8000 training scenes, UNet
+widths 32/64/128, context 128, batch 128, base 3000 and GlyphDraw 2000 steps;
+the glyphdraw and full_no_mixing arms) keeps its files under the tag ``gpu``. On
+a lent GPU machine, where PP-OCR may be missing, ``bash dev.sh gpu-glyphdraw``
+runs it; copy ``benchmarks/results/glyphdraw_gpu*`` back and finish here, where
+PP-OCR reads the saved samples::
+
+    python benchmarks/glyphdraw_benchmark.py --preset gpu --device cuda  # GPU
+    python benchmarks/glyphdraw_benchmark.py --preset gpu --summarise    # here
+
 Writes benchmarks/results/glyphdraw.json, glyphdraw.md and glyphdraw_samples.png
-(partial results in glyphdraw.part.*.json and the base model in
-glyphdraw_base.joblib, ignored by git).
+(partial results in glyphdraw.part.*.json and .npz, the held-out samples, and the
+base model in glyphdraw_base.joblib, ignored by git).
 """
 
 import argparse
@@ -62,9 +73,35 @@ from sklearn_suite.datasets._glyph_scenes import box_crop, box_mask
 from sklearn_suite.generate import GlyphRecognizer, PPOCRReader
 
 RESULTS = Path(__file__).parent / "results"
-N_TRAIN, N_HELD_OUT = 4000, 240
+N_HELD_OUT = 240
+# --preset: scene size, training set, model settings and arms of a run. The gpu
+# preset is sized by estimate, not yet measured, to train in about 8 minutes on
+# one large GPU (--device cuda); its results keep their own files (tag "gpu").
+PRESETS = {
+    "cpu": dict(image_size=32, n_train=4000, params={}, arms=None),
+    "gpu": dict(
+        image_size=64,
+        n_train=8000,
+        params=dict(
+            unet_channels=(32, 64, 128),
+            context_dim=128,
+            batch_size=128,
+            base_steps=3000,
+            glyph_steps=2000,
+        ),
+        arms=("glyphdraw", "full_no_mixing"),
+    ),
+}
 # settings each part records, for its summary
-RECORDED = ("base_steps", "glyph_steps", "guidance_text", "guidance_image", "eta")
+RECORDED = (
+    "base_steps",
+    "glyph_steps",
+    "guidance_text",
+    "guidance_image",
+    "eta",
+    "unet_channels",
+    "batch_size",
+)
 GUIDANCE_IMAGE = (2.0, 3.0, 5.0, 8.0)  # the validation sweep of s_I
 NOISE_LEVELS = (10, 20, 30)  # grey levels of the judges' noise test
 CURVE_EVERY = 250  # steps per point of the in-box loss curves
@@ -77,9 +114,15 @@ ARMS = {
 }
 
 
-def data():
-    train = make_glyph_scenes(N_TRAIN, random_state=0)
-    held = make_glyph_scenes(N_HELD_OUT, random_state=1)
+def scenes(args, n, random_state):
+    return make_glyph_scenes(
+        n, image_size=PRESETS[args.preset]["image_size"], random_state=random_state
+    )
+
+
+def data(args):
+    train = scenes(args, PRESETS[args.preset]["n_train"], 0)
+    held = scenes(args, args.held_out, 1)
     return train, held[held["text"] != ""], held[held["text"] == ""]
 
 
@@ -131,14 +174,25 @@ def exact(read, truth):
     return float(np.mean([r == t for r, t in zip(read, truth, strict=True)]))
 
 
-def evaluate(model, name, text_prompts, plain_prompts):
+def ppocr_exact(images, boxes, truth):
+    """PP-OCR's exact match on ``images``; None where rapidocr-onnxruntime is
+    missing (a GPU machine), for --summarise to measure here from the saved
+    samples."""
+    try:
+        reader = ppocr_reader()
+    except ImportError:
+        return None
+    return exact(reader.read(images, list(boxes), [len(t) for t in truth]), truth)
+
+
+def evaluate(model, name, text_prompts, plain_prompts, images_path):
+    """Both judges, forgetting and timing of ``model`` on the held-out prompts;
+    the text prompts' samples are saved to ``images_path`` (.npz)."""
     t0 = time.perf_counter()
     images, read = model.read_text(text_prompts)
     seconds = (time.perf_counter() - t0) / len(text_prompts)
+    np.savez_compressed(images_path, images=images)
     truth = list(text_prompts["text"])
-    read_ppocr = ppocr_reader().read(
-        images, list(text_prompts["box"]), [len(t) for t in truth]
-    )
     plain_images = model.predict(plain_prompts)
     by_length = {
         str(n): float(np.mean([r == t for r, t in zip(read, truth) if len(t) == n]))
@@ -160,7 +214,7 @@ def evaluate(model, name, text_prompts, plain_prompts):
         "arm": name,
         "settings": {k: v for k, v in model.get_params().items() if k in RECORDED},
         "ocr_accuracy": exact(read, truth),
-        "ocr_accuracy_ppocr": exact(read_ppocr, truth),
+        "ocr_accuracy_ppocr": ppocr_exact(images, text_prompts["box"], truth),
         "ocr_accuracy_by_length": by_length,
         "char_accuracy": float(
             np.mean([a == b for r, t in zip(read, truth) for a, b in zip(r, t)])
@@ -171,9 +225,9 @@ def evaluate(model, name, text_prompts, plain_prompts):
     }
 
 
-def validation_prompts():
+def validation_prompts(args):
     """Prompts with text of the validation scenes (never the held-out ones)."""
-    val = make_glyph_scenes(N_HELD_OUT, random_state=2)
+    val = scenes(args, args.held_out, 2)
     return val[val["text"] != ""]
 
 
@@ -182,24 +236,21 @@ def validation_readings(model, prompts):
     on the samples turned grey (a diagnostic of colour noise in the strokes), with
     the sampling time per image."""
     truth, boxes = list(prompts["text"]), list(prompts["box"])
-    lengths = [len(t) for t in truth]
     t0 = time.perf_counter()
     images, read = model.read_text(prompts)
     seconds = (time.perf_counter() - t0) / len(prompts)
     grey = np.repeat(np.mean(images, -1, keepdims=True), 3, -1).astype(np.uint8)
     return {
         "ocr_accuracy": exact(read, truth),
-        "ocr_accuracy_ppocr": exact(ppocr_reader().read(images, boxes, lengths), truth),
-        "ocr_accuracy_ppocr_grey": exact(
-            ppocr_reader().read(grey, boxes, lengths), truth
-        ),
+        "ocr_accuracy_ppocr": ppocr_exact(images, boxes, truth),
+        "ocr_accuracy_ppocr_grey": ppocr_exact(grey, boxes, truth),
         "seconds_per_image": seconds,
     }
 
 
-def guidance_sweep(model):
+def guidance_sweep(model, args):
     """Validation readings at each s_I of GUIDANCE_IMAGE."""
-    prompts, own, out = validation_prompts(), model.guidance_image, {}
+    prompts, own, out = validation_prompts(args), model.guidance_image, {}
     for scale in GUIDANCE_IMAGE:
         model.set_params(guidance_image=scale)
         out[f"{scale:g}"] = validation_readings(model, prompts)
@@ -223,36 +274,39 @@ def result_path(args, name):
     return RESULTS / (stem + name)
 
 
-def step_params(args):
-    """The steps a run overrides (none for the default run)."""
+def model_params(args):
+    """The preset's settings, the steps a run overrides, and the device."""
     steps = {"base_steps": args.base_steps, "glyph_steps": args.glyph_steps}
-    return {k: v for k, v in steps.items() if v is not None}
+    return {
+        **PRESETS[args.preset]["params"],
+        **{k: v for k, v in steps.items() if v is not None},
+        "device": args.device,
+    }
 
 
 def run_base(args):
     torch.set_num_threads(args.threads)
-    train, held_text, held_plain = data()
+    train, held_text, held_plain = data(args)
     t0 = time.perf_counter()
     base = GlyphDrawGenerator(
-        stage="base", verbose=1, random_state=0, **step_params(args)
+        stage="base", verbose=1, random_state=0, **model_params(args)
     ).fit(train)
     fit_seconds = time.perf_counter() - t0
     joblib.dump(base, result_path(args, "_base.joblib"))
     torch.set_num_threads(1)
-    result = evaluate(base, "base", held_text, held_plain)
+    result = evaluate(
+        base, "base", held_text, held_plain, result_path(args, ".part.base.npz")
+    )
     result["fit_seconds"] = fit_seconds
     result["box_loss_curve"] = loss_curve(base.history_["base"])
     # ceilings: the recogniser and the attribute classifiers on real held-out images
-    held = make_glyph_scenes(N_HELD_OUT, random_state=1)
-    text = held[held["text"] != ""]
-    boxes = (
-        np.stack(text["image"].to_numpy()),
-        list(text["box"]),
-        text["text"].str.len(),
-    )
+    real, truth = np.stack(held_text["image"].to_numpy()), list(held_text["text"])
+    lengths = [len(t) for t in truth]
     result["real_images"] = {
-        "ocr_accuracy": exact(base.ocr_model_.read(*boxes), text["text"]),
-        "ocr_accuracy_ppocr": exact(ppocr_reader().read(*boxes), text["text"]),
+        "ocr_accuracy": exact(
+            base.ocr_model_.read(real, list(held_text["box"]), lengths), truth
+        ),
+        "ocr_accuracy_ppocr": ppocr_exact(real, held_text["box"], truth),
         "recogniser_clean_cell_accuracy": base.ocr_model_.clean_accuracy_,
     }
     result_path(args, ".part.base.json").write_text(json.dumps(result))
@@ -261,7 +315,7 @@ def run_base(args):
 def run_arms(args):
     torch.set_num_threads(1)
     index, total = map(int, args.worker.split("/"))
-    train, held_text, held_plain = data()
+    train, held_text, held_plain = data(args)
     base = joblib.load(result_path(args, "_base.joblib"))
     arms = {name: ARMS[name] for name in args.arms}
     for i, (name, params) in enumerate(arms.items()):
@@ -273,10 +327,12 @@ def run_arms(args):
             ocr_model=base.ocr_model_,
             verbose=1,
             random_state=0,
-            **{**step_params(args), **params},
+            **{**model_params(args), **params},
         ).fit(train)
         fit_seconds = time.perf_counter() - t0
-        result = evaluate(model, name, held_text, held_plain)
+        result = evaluate(
+            model, name, held_text, held_plain, result_path(args, f".part.{name}.npz")
+        )
         result["fit_seconds"] = fit_seconds
         history = model.history_["glyphdraw"]
         result["final_loss"] = float(np.mean(history[-100:, "train_loss"]))
@@ -292,7 +348,7 @@ def run_arms(args):
             )
         )
         if name == "glyphdraw":
-            result["guidance_validation"] = guidance_sweep(model)
+            result["guidance_validation"] = guidance_sweep(model, args)
         result_path(args, f".part.{name}.json").write_text(json.dumps(result))
         print(name, {k: result[k] for k in ("ocr_accuracy", "fit_seconds")})
 
@@ -300,14 +356,15 @@ def run_arms(args):
 def recorded(parts, key, arms_only=False):
     """A setting as the parts recorded it when sampled (the stage steps and
     s_I of the GlyphDraw arms mean nothing for the base)."""
+    default = GlyphDrawGenerator().get_params()[key]  # parts that predate the key
     values = {
-        part["settings"][key]
+        json.dumps(part["settings"].get(key, default))
         for name, part in parts.items()
         if not (arms_only and name == "base")
     }
     if len(values) != 1:
         raise ValueError(f"the parts were run with different {key}: {values}")
-    return values.pop()
+    return json.loads(values.pop())
 
 
 def summarise(args):
@@ -320,7 +377,17 @@ def summarise(args):
         name: np.asarray(part.pop("samples"), dtype=np.uint8)
         for name, part in parts.items()
     }
-    train, held_text, held_plain = data()
+    train, held_text, held_plain = data(args)
+    truth = list(held_text["text"])
+    for name, part in parts.items():  # PP-OCR missing where the run was made
+        saved = result_path(args, f".part.{name}.npz")
+        if part.get("ocr_accuracy_ppocr") is None and saved.exists():
+            images = np.load(saved)["images"]
+            part["ocr_accuracy_ppocr"] = ppocr_exact(images, held_text["box"], truth)
+    real = parts.get("base", {}).get("real_images")
+    if real is not None and real.get("ocr_accuracy_ppocr") is None:
+        images = np.stack(held_text["image"].to_numpy())
+        real["ocr_accuracy_ppocr"] = ppocr_exact(images, held_text["box"], truth)
     for name, part in parts.items():
         part["box_ink_contrast"] = box_ink_contrast(samples[name], held_text["box"])
     parts.setdefault("base", {}).setdefault("real_images", {})
@@ -341,13 +408,17 @@ def summarise(args):
         json.dumps({"chance": chance, "arms": parts}, indent=1)
     )
     base = parts.get("base", {})
+    preset = PRESETS[args.preset]
+    size = preset["image_size"]
     lines = [
         "# GlyphDraw benchmark",
         "",
-        f"32 x 32 scenes, {N_TRAIN} training scenes (half with 1-2 of 10 "
-        f"characters), {N_HELD_OUT} held-out prompts; base "
+        f"Preset {args.preset}: {size} x {size} scenes, {preset['n_train']} training "
+        f"scenes (half with 1-2 of 10 characters), {args.held_out} held-out scenes; "
+        f"UNet widths {tuple(recorded(parts, 'unet_channels'))}, base "
         f"{recorded(parts, 'base_steps')} steps, GlyphDraw stage "
-        f"{recorded(parts, 'glyph_steps', True)} steps, batch 32, v-prediction, "
+        f"{recorded(parts, 'glyph_steps', True)} steps, batch "
+        f"{recorded(parts, 'batch_size')}, v-prediction, "
         f"25 DDIM steps with eta {recorded(parts, 'eta'):g}, guidance s_T "
         f"{recorded(parts, 'guidance_text'):g}, "
         f"s_I {recorded(parts, 'guidance_image', True):g}; one seed. OCR = exact "
@@ -430,9 +501,19 @@ def summarise(args):
                 "| s_I | OCR exact | PP-OCR exact | PP-OCR grey |",
                 "|---|---|---|---|",
                 *(
-                    f"| {scale} | {r['ocr_accuracy']:.3f} | "
-                    f"{r['ocr_accuracy_ppocr']:.3f} | "
-                    f"{r['ocr_accuracy_ppocr_grey']:.3f} |"
+                    cells(
+                        [
+                            scale,
+                            *(
+                                "n/a" if r[k] is None else f"{r[k]:.3f}"
+                                for k in (
+                                    "ocr_accuracy",
+                                    "ocr_accuracy_ppocr",
+                                    "ocr_accuracy_ppocr_grey",
+                                )
+                            ),
+                        ]
+                    )
                     for scale, r in sweep.items()
                 ),
             ]
@@ -541,14 +622,24 @@ def main():
         "--threads", type=int, default=int(os.environ.get("THREADS", 2))
     )
     parser.add_argument("--summarise", action="store_true")
-    parser.add_argument("--arms", type=lambda s: s.split(","), default=list(ARMS))
+    parser.add_argument(
+        "--arms", type=lambda s: s.split(","), help="default: the preset's, or all"
+    )
     parser.add_argument("--base-steps", type=int, help="instead of the default")
     parser.add_argument("--glyph-steps", type=int, help="instead of the default")
     parser.add_argument("--tag", help="suffix of this variant's result files")
+    parser.add_argument("--preset", choices=list(PRESETS), default="cpu")
+    parser.add_argument("--device", default="cpu", help="e.g. cuda")
+    parser.add_argument(
+        "--held-out", type=int, default=N_HELD_OUT, help="scenes (smoke runs: few)"
+    )
     parser.add_argument(
         "--judges", action="store_true", help="both OCR judges on real scenes"
     )
     args = parser.parse_args()
+    if args.tag is None and args.preset != "cpu":
+        args.tag = args.preset
+    args.arms = args.arms or list(PRESETS[args.preset]["arms"] or ARMS)
     if args.judges:
         run_judges()
         return
